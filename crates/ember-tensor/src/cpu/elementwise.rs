@@ -1,0 +1,104 @@
+//! Element-wise ops: unary functions, their backward step, scalar ops and broadcasting binary
+//! ops.
+
+use ndarray::{ArcArray1, ArrayViewD, IxDyn, Zip};
+
+use super::CpuStorage;
+use crate::ops::{BinaryOp, ScalarOp, UnaryOp};
+use crate::{Error, Result, Shape};
+
+pub(super) fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
+    x.map(|&v| op.apply(v)).into_shared()
+}
+
+pub(super) fn unary_backward(
+    op: UnaryOp,
+    x: &CpuStorage,
+    y: &CpuStorage,
+    grad: &CpuStorage,
+) -> CpuStorage {
+    Zip::from(x)
+        .and(y)
+        .and(grad)
+        .map_collect(|&x, &y, &g| g * op.derivative(x, y))
+        .into_shared()
+}
+
+pub(super) fn scalar(op: ScalarOp, x: &CpuStorage, s: f32) -> CpuStorage {
+    x.map(|&v| op.apply(v, s)).into_shared()
+}
+
+pub(super) fn binary(
+    op: BinaryOp,
+    a: &CpuStorage,
+    a_shape: &Shape,
+    b: &CpuStorage,
+    b_shape: &Shape,
+    out: &Shape,
+) -> Result<CpuStorage> {
+    // Same shapes: one zipped pass.
+    if a_shape == b_shape {
+        return Ok(Zip::from(a)
+            .and(b)
+            .map_collect(|&a, &b| op.apply(a, b))
+            .into_shared());
+    }
+    let n = out.numel();
+    // A scalar against anything.
+    if b.len() == 1 && a.len() == n {
+        let s = b[0];
+        return Ok(a.map(|&a| op.apply(a, s)).into_shared());
+    }
+    if a.len() == 1 && b.len() == n {
+        let s = a[0];
+        return Ok(b.map(|&b| op.apply(s, b)).into_shared());
+    }
+    // A row vector against a matrix (a bias): repeat it over the rows.
+    if let (Some(a_slice), Some(b_slice)) = (a.as_slice(), b.as_slice()) {
+        let cols = out.dims().last().copied().unwrap_or(1);
+        if a.len() == n && b.len() == cols && b_shape.numel() == cols && is_row(b_shape, out) {
+            let mut data = Vec::with_capacity(n);
+            for row in a_slice.chunks_exact(cols.max(1)) {
+                data.extend(row.iter().zip(b_slice).map(|(&a, &b)| op.apply(a, b)));
+            }
+            return Ok(ArcArray1::from(data));
+        }
+        if b.len() == n && a.len() == cols && a_shape.numel() == cols && is_row(a_shape, out) {
+            let mut data = Vec::with_capacity(n);
+            for row in b_slice.chunks_exact(cols.max(1)) {
+                data.extend(a_slice.iter().zip(row).map(|(&a, &b)| op.apply(a, b)));
+            }
+            return Ok(ArcArray1::from(data));
+        }
+    }
+    // The general case: ndarray's broadcasting follows the same rules as PyTorch.
+    let a_view = dyn_view(a, a_shape)?;
+    let b_view = dyn_view(b, b_shape)?;
+    let shape = IxDyn(out.dims());
+    let (Some(a_b), Some(b_b)) = (a_view.broadcast(shape.clone()), b_view.broadcast(shape)) else {
+        return Err(Error::NotBroadcastable {
+            op: op.name(),
+            lhs: a_shape.clone(),
+            rhs: b_shape.clone(),
+        });
+    };
+    let result = Zip::from(&a_b)
+        .and(&b_b)
+        .map_collect(|&a, &b| op.apply(a, b));
+    Ok(ArcArray1::from(result.iter().copied().collect::<Vec<f32>>()))
+}
+
+/// Whether `shape` is `[.., 1, 1, cols]`: one row broadcast over all rows of `out`.
+fn is_row(shape: &Shape, out: &Shape) -> bool {
+    let dims = shape.dims();
+    dims.last() == out.dims().last() && dims.iter().rev().skip(1).all(|&d| d == 1)
+}
+
+pub(super) fn dyn_view<'a>(x: &'a CpuStorage, shape: &Shape) -> Result<ArrayViewD<'a, f32>> {
+    x.view()
+        .into_shape_with_order(IxDyn(shape.dims()))
+        .map_err(|e| Error::Device {
+            op: "view",
+            message: format!("cannot view {} elements as {shape}: {e}", x.len()),
+        })
+}

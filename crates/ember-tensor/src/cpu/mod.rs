@@ -1,0 +1,140 @@
+//! The CPU backend on `ndarray`: the reference implementation of every op.
+//!
+//! One file per op family: element-wise ops, matmul, reductions, the row-wise softmax family,
+//! and the fused optimizer updates.
+
+mod elementwise;
+mod matmul;
+mod optimizer;
+mod reduce;
+mod rows;
+
+use ndarray::ArcArray1;
+
+use crate::ops::{BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, UnaryOp};
+use crate::{Backend, Result, Shape};
+
+/// The CPU backend. Storage is a reference-counted `ndarray` vector; GEMM runs on
+/// `matrixmultiply` through ndarray's `general_mat_mul`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Cpu;
+
+/// Storage of the CPU backend.
+pub type CpuStorage = ArcArray1<f32>;
+
+impl Backend for Cpu {
+    type Storage = CpuStorage;
+
+    fn name(&self) -> String {
+        "cpu".to_string()
+    }
+
+    fn len(&self, x: &CpuStorage) -> usize {
+        x.len()
+    }
+
+    fn upload(&self, data: &[f32]) -> Result<CpuStorage> {
+        Ok(ArcArray1::from(data.to_vec()))
+    }
+
+    fn download(&self, x: &CpuStorage) -> Result<Vec<f32>> {
+        Ok(x.to_vec())
+    }
+
+    fn fill(&self, len: usize, value: f32) -> Result<CpuStorage> {
+        Ok(ArcArray1::from_elem(len, value))
+    }
+
+    fn unary(&self, op: UnaryOp, x: &CpuStorage) -> Result<CpuStorage> {
+        Ok(elementwise::unary(op, x))
+    }
+
+    fn unary_backward(
+        &self,
+        op: UnaryOp,
+        x: &CpuStorage,
+        y: &CpuStorage,
+        grad: &CpuStorage,
+    ) -> Result<CpuStorage> {
+        Ok(elementwise::unary_backward(op, x, y, grad))
+    }
+
+    fn scalar(&self, op: ScalarOp, x: &CpuStorage, s: f32) -> Result<CpuStorage> {
+        Ok(elementwise::scalar(op, x, s))
+    }
+
+    fn binary(
+        &self,
+        op: BinaryOp,
+        a: &CpuStorage,
+        a_shape: &Shape,
+        b: &CpuStorage,
+        b_shape: &Shape,
+        out: &Shape,
+    ) -> Result<CpuStorage> {
+        elementwise::binary(op, a, a_shape, b, b_shape, out)
+    }
+
+    fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
+        matmul::matmul(a, b, dims)
+    }
+
+    fn reduce(
+        &self,
+        op: ReduceOp,
+        x: &CpuStorage,
+        shape: &Shape,
+        axis: usize,
+    ) -> Result<CpuStorage> {
+        reduce::reduce(op, x, shape, axis)
+    }
+
+    fn log_softmax(&self, x: &CpuStorage, rows: usize, cols: usize) -> Result<CpuStorage> {
+        Ok(rows::log_softmax(x, rows, cols))
+    }
+
+    fn softmax_cross_entropy(
+        &self,
+        logits: &CpuStorage,
+        labels: &CpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<CpuStorage> {
+        rows::softmax_cross_entropy(logits, labels, rows, cols)
+    }
+
+    fn softmax_cross_entropy_backward(
+        &self,
+        logits: &CpuStorage,
+        labels: &CpuStorage,
+        grad: &CpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<CpuStorage> {
+        rows::softmax_cross_entropy_backward(logits, labels, grad, rows, cols)
+    }
+
+    fn argmax(&self, x: &CpuStorage, rows: usize, cols: usize) -> Result<CpuStorage> {
+        Ok(rows::argmax(x, rows, cols))
+    }
+
+    fn gather(
+        &self,
+        x: &CpuStorage,
+        indices: &CpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<CpuStorage> {
+        rows::gather(x, indices, rows, cols)
+    }
+
+    fn optimizer_update(
+        &self,
+        update: &OptimizerUpdate,
+        param: &mut CpuStorage,
+        grad: &CpuStorage,
+        state: &mut [CpuStorage],
+    ) -> Result<()> {
+        optimizer::update(update, param, grad, state)
+    }
+}

@@ -1,0 +1,42 @@
+//! # ember-tensor
+//!
+//! Shapes, [`Tensor`], the [`Backend`] trait that every device implements, and [`Cpu`], the
+//! `ndarray` backend that is the reference for all others.
+//!
+//! ```
+//! use ember_tensor::{Cpu, Tensor};
+//!
+//! // Logits of two samples over three classes, and their labels (class indices as f32).
+//! let logits = Tensor::from_vec(vec![2.0, 1.0, 0.1, 0.5, 2.5, 0.3], [2, 3], &Cpu)?;
+//! let labels = Tensor::from_vec(vec![0.0, 1.0], [2], &Cpu)?;
+//! let loss = logits.softmax_cross_entropy(&labels)?.mean_all()?.to_scalar()?;
+//! assert!((loss - 0.3185).abs() < 1e-3);
+//! assert_eq!(logits.argmax()?.to_vec()?, vec![0.0, 1.0]);
+//! # Ok::<(), ember_tensor::Error>(())
+//! ```
+//!
+//! Library code is generic over `B: Backend`; `Tensor` defaults to the CPU so examples need not
+//! name a backend.
+
+#![warn(missing_docs)]
+
+mod backend;
+mod cpu;
+mod error;
+pub mod ops;
+mod rng;
+mod shape;
+mod tensor;
+
+pub use backend::Backend;
+pub use cpu::{Cpu, CpuStorage};
+pub use error::{Error, Result};
+pub use rng::{SeededRng, seeded_rng};
+pub use shape::Shape;
+pub use tensor::Tensor;
+
+/// The `rand` crate Ember draws from (re-exported from `ndarray-rand`), so dependents use the
+/// same version.
+pub use ndarray_rand::rand;
+/// Distributions (re-exported from `ndarray-rand`).
+pub use ndarray_rand::rand_distr;
