@@ -9,20 +9,26 @@ pub enum Error {
     #[error(transparent)]
     Tensor(#[from] ember_tensor::Error),
     /// `backward` was called on a value with more than one element.
-    #[error("backward: the output must be a scalar (one element), got shape {shape}; reduce it first (e.g. mean_all)")]
+    #[error(
+        "backward: the output must be a scalar (one element), got shape {shape}; reduce it first (e.g. mean_all)"
+    )]
     NotScalar {
         /// Shape of the value `backward` was called on.
         shape: Shape,
     },
     /// `backward` went through a graph whose saved values were already freed by an earlier
     /// `backward`.
-    #[error("backward: the graph through `{op}` was already used by an earlier backward and freed; run the forward pass again")]
+    #[error(
+        "backward: the graph through `{op}` was already used by an earlier backward and freed; run the forward pass again"
+    )]
     GraphFreed {
         /// The operation whose saved values are gone.
         op: &'static str,
     },
     /// A gradient check found an analytic gradient that disagrees with finite differences.
-    #[error("gradient check of {name}: input {input} element {index}: analytic {analytic} vs numeric {numeric}")]
+    #[error(
+        "gradient check of {name}: input {input} element {index}: analytic {analytic} vs numeric {numeric}"
+    )]
     GradientMismatch {
         /// Name of the checked function.
         name: String,

@@ -75,10 +75,8 @@ pub fn check_gradients(
             let eval = |delta: f32| -> Result<f32> {
                 let mut data = base.clone();
                 data[j] += delta;
-                let mut args: Vec<Var<Cpu>> = inputs
-                    .iter()
-                    .map(|t| Var::constant(t.clone()))
-                    .collect();
+                let mut args: Vec<Var<Cpu>> =
+                    inputs.iter().map(|t| Var::constant(t.clone())).collect();
                 args[i] = Var::constant(Tensor::from_vec(data, input.shape().clone(), &Cpu)?);
                 Ok(no_grad(|| f(&args))?.value().to_scalar()?)
             };

@@ -32,8 +32,8 @@
 
 mod backward;
 mod error;
-pub mod gradcheck;
 mod grad_mode;
+pub mod gradcheck;
 mod ops;
 mod var;
 

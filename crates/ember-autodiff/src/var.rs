@@ -67,10 +67,7 @@ impl<B: Backend> fmt::Debug for Var<B> {
             .field("id", &self.node.id)
             .field("shape", self.node.value.borrow().shape())
             .field("requires_grad", &self.node.requires_grad)
-            .field(
-                "op",
-                &self.node.recorded.as_ref().map_or("leaf", |r| r.op),
-            )
+            .field("op", &self.node.recorded.as_ref().map_or("leaf", |r| r.op))
             .finish()
     }
 }

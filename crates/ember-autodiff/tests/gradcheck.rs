@@ -33,8 +33,8 @@ fn values(shape: impl Into<Shape>, seed: u64, positive: bool, margin: f32) -> Te
 }
 
 fn check(name: &str, inputs: &[Tensor<Cpu>], f: Op) {
-    let report = check_gradients(name, inputs, f, &GradCheck::default())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report =
+        check_gradients(name, inputs, f, &GradCheck::default()).unwrap_or_else(|e| panic!("{e}"));
     assert!(report.checked > 0, "{name}: nothing was checked");
 }
 
@@ -141,7 +141,12 @@ fn reductions_pass_on_every_axis() {
         }
     }
     check("mean_all", &[x.clone()], |v| v[0].square()?.mean_all());
-    check("reshape", &[x], |v| v[0].reshape([4, 6])?.sum_axis(1, false)?.square()?.sum_all());
+    check("reshape", &[x], |v| {
+        v[0].reshape([4, 6])?
+            .sum_axis(1, false)?
+            .square()?
+            .sum_all()
+    });
 }
 
 #[test]
@@ -153,7 +158,11 @@ fn log_softmax_and_cross_entropy_pass() {
         check_gradients(
             "log_softmax",
             &[x.clone()],
-            move |v| v[0].log_softmax()?.mul(&Var::constant(w.clone()))?.sum_all(),
+            move |v| {
+                v[0].log_softmax()?
+                    .mul(&Var::constant(w.clone()))?
+                    .sum_all()
+            },
             &GradCheck::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"));

@@ -12,9 +12,19 @@ fn resident_bytes() -> Option<u64> {
 }
 
 fn step(x: &Var<Cpu>, w1: &Var<Cpu>, b1: &Var<Cpu>, w2: &Var<Cpu>, labels: &Tensor<Cpu>) {
-    let h = x.matmul_t(w1, false, true).unwrap().add(b1).unwrap().relu().unwrap();
+    let h = x
+        .matmul_t(w1, false, true)
+        .unwrap()
+        .add(b1)
+        .unwrap()
+        .relu()
+        .unwrap();
     let logits = h.matmul_t(w2, false, true).unwrap();
-    let loss = logits.softmax_cross_entropy(labels).unwrap().mean_all().unwrap();
+    let loss = logits
+        .softmax_cross_entropy(labels)
+        .unwrap()
+        .mean_all()
+        .unwrap();
     loss.backward().unwrap();
     for p in [w1, b1, w2] {
         p.zero_grad();
@@ -45,5 +55,8 @@ fn ten_thousand_steps_do_not_grow_memory() {
     eprintln!("resident set: {before} bytes before, {after} after 10,000 steps (+{growth})");
     // One step's graph holds ~20 KB of tensors; a leak of even one tensor per step would add
     // more than 10 MB over 10,000 steps.
-    assert!(growth < 1 << 20, "memory grew by {growth} bytes over 10,000 steps");
+    assert!(
+        growth < 1 << 20,
+        "memory grew by {growth} bytes over 10,000 steps"
+    );
 }

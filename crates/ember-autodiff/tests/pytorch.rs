@@ -83,7 +83,11 @@ fn mlp_logits_loss_and_every_gradient_match_pytorch() {
             .unwrap()
             .add(&params[3].1)
             .unwrap();
-        let loss = logits.softmax_cross_entropy(&labels).unwrap().mean_all().unwrap();
+        let loss = logits
+            .softmax_cross_entropy(&labels)
+            .unwrap()
+            .mean_all()
+            .unwrap();
         loss.backward().unwrap();
 
         assert_close(

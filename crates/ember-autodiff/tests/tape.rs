@@ -20,7 +20,12 @@ fn a_value_used_twice_accumulates_both_contributions() {
 fn gradients_accumulate_across_backward_calls_until_zeroed() {
     let x = Var::parameter(t(&[1.0, 2.0]));
     for _ in 0..2 {
-        x.mul_scalar(2.0).unwrap().sum_all().unwrap().backward().unwrap();
+        x.mul_scalar(2.0)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
     }
     assert_eq!(x.grad().unwrap().to_vec().unwrap(), vec![4.0, 4.0]);
     x.zero_grad();

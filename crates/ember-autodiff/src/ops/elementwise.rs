@@ -88,11 +88,11 @@ impl<B: Backend> Var<B> {
         let (needs_a, needs_b) = (self.requires_grad(), other.requires_grad());
         Ok(Var::from_op(y, op.name(), &[self, other], move |g| {
             let (ga, gb): (Option<Tensor<B>>, Option<Tensor<B>>) = match op {
-                BinaryOp::Add => (
+                BinaryOp::Add => (needs_a.then(|| g.clone()), needs_b.then(|| g.clone())),
+                BinaryOp::Sub => (
                     needs_a.then(|| g.clone()),
-                    needs_b.then(|| g.clone()),
+                    needs_b.then(|| g.neg()).transpose()?,
                 ),
-                BinaryOp::Sub => (needs_a.then(|| g.clone()), needs_b.then(|| g.neg()).transpose()?),
                 BinaryOp::Mul => (
                     needs_a.then(|| g.mul(&b)).transpose()?,
                     needs_b.then(|| g.mul(&a)).transpose()?,

@@ -26,8 +26,15 @@ impl<B: Backend> Var<B> {
         let logits = self.value();
         let losses = logits.softmax_cross_entropy(labels)?;
         let labels = labels.clone();
-        Ok(Var::from_op(losses, "softmax_cross_entropy", &[self], move |g| {
-            Ok(vec![Some(logits.softmax_cross_entropy_backward(&labels, g)?)])
-        }))
+        Ok(Var::from_op(
+            losses,
+            "softmax_cross_entropy",
+            &[self],
+            move |g| {
+                Ok(vec![Some(
+                    logits.softmax_cross_entropy_backward(&labels, g)?,
+                )])
+            },
+        ))
     }
 }

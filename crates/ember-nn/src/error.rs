@@ -1,0 +1,89 @@
+//! The error type of `ember-nn`.
+
+use std::path::PathBuf;
+
+use ember_tensor::Shape;
+
+/// What can go wrong building, running, saving or loading a module.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Tensor(#[from] ember_tensor::Error),
+    /// Recording or differentiating failed.
+    #[error(transparent)]
+    Autodiff(#[from] ember_autodiff::Error),
+    /// An initialiser got a tensor it is not defined for, or a bad argument.
+    #[error("{init}: {message}")]
+    Init {
+        /// The initialiser.
+        init: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading or writing a checkpoint file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A checkpoint file is not a valid safetensors file (truncated, garbage, bad header).
+    #[error("{path}: not a valid safetensors checkpoint: {message}")]
+    CorruptCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What the parser found.
+        message: String,
+    },
+    /// A checkpoint lacks a tensor the module has.
+    #[error(
+        "{path}: missing tensor `{name}` (expected shape {expected}); the checkpoint holds: {present}"
+    )]
+    MissingTensor {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's name.
+        name: String,
+        /// The parameter's shape.
+        expected: Shape,
+        /// Names the checkpoint does hold.
+        present: String,
+    },
+    /// A checkpoint holds a tensor the module does not have.
+    #[error("{path}: unexpected tensor `{name}`; the module has: {expected}")]
+    UnexpectedTensor {
+        /// The file.
+        path: PathBuf,
+        /// The unknown name.
+        name: String,
+        /// Names the module has.
+        expected: String,
+    },
+    /// A tensor has another shape than the parameter it should fill.
+    #[error("{path}: tensor `{name}` has shape {found}, expected {expected}")]
+    ShapeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// The parameter's shape.
+        expected: Shape,
+        /// The stored shape.
+        found: Shape,
+    },
+    /// A tensor is stored with another element type than f32.
+    #[error("{path}: tensor `{name}` has dtype {found}, expected F32")]
+    DtypeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// The stored dtype.
+        found: String,
+    },
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

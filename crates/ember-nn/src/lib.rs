@@ -1,0 +1,47 @@
+//! # ember-nn
+//!
+//! The [`Module`] trait, layers ([`Linear`], [`ReLU`], [`Sigmoid`], [`Tanh`], [`Sequential`]),
+//! losses ([`CrossEntropyLoss`], [`MSELoss`]), initialisers ([`init`]) and safetensors state
+//! dicts ([`state_dict`]) whose names, dtypes and shapes match PyTorch's.
+//!
+//! The seed's ReLU network:
+//!
+//! ```
+//! use ember_autodiff::Var;
+//! use ember_nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential};
+//! use ember_tensor::{Cpu, Tensor, seeded_rng};
+//!
+//! let mut rng = seeded_rng(777);
+//! let model = Sequential::new()
+//!     .add(Linear::new(784, 256, &mut rng, &Cpu)?)
+//!     .add(ReLU)
+//!     .add(Linear::new(256, 256, &mut rng, &Cpu)?)
+//!     .add(ReLU)
+//!     .add(Linear::new(256, 10, &mut rng, &Cpu)?);
+//! let x = Var::constant(Tensor::rand_uniform([100, 784], 0.0, 1.0, &mut rng, &Cpu)?);
+//! let y = Tensor::from_vec((0..100).map(|i| (i % 10) as f32).collect(), [100], &Cpu)?;
+//! let cost = CrossEntropyLoss::default().forward(&model.forward(&x)?, &y)?;
+//! cost.backward()?;
+//! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
+//! assert_eq!(model.named_parameters()[4].0, "4.weight");
+//! # Ok::<(), ember_nn::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod init;
+mod layers;
+mod loss;
+mod module;
+pub mod state_dict;
+
+pub use error::{Error, Result};
+pub use layers::{Linear, ReLU, Sequential, Sigmoid, Tanh};
+pub use loss::{CrossEntropyLoss, MSELoss, Reduction};
+pub use module::{Module, join_name};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use ember_autodiff::Var;
+}

@@ -1,0 +1,133 @@
+//! The `Module` trait: forward, named parameters, train/eval mode.
+
+use ember_autodiff::Var;
+use ember_tensor::{Backend, Tensor};
+
+use crate::Result;
+
+/// A layer or a network: a forward pass and a visit over its named parameters.
+///
+/// Names follow PyTorch (`0.weight`, `0.bias` inside a [`Sequential`](crate::Sequential), field
+/// names inside a struct), so a state dict round-trips with PyTorch. A user-defined network is a
+/// struct of layers whose `forward` calls them; [`module_fields!`](crate::module_fields) writes
+/// the parameter visit:
+///
+/// ```
+/// use ember_autodiff::Var;
+/// use ember_nn::{Linear, Module, ReLU, Result, module_fields};
+/// use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+///
+/// /// The seed's `DNN` class: layers built once in `new`, `forward` only calls them.
+/// struct Dnn<B: Backend> {
+///     linear1: Linear<B>,
+///     linear2: Linear<B>,
+///     relu: ReLU,
+/// }
+///
+/// impl<B: Backend> Dnn<B> {
+///     fn new(backend: &B, seed: u64) -> Result<Self> {
+///         let mut rng = seeded_rng(seed);
+///         Ok(Dnn {
+///             linear1: Linear::new(784, 256, &mut rng, backend)?,
+///             linear2: Linear::new(256, 10, &mut rng, backend)?,
+///             relu: ReLU,
+///         })
+///     }
+/// }
+///
+/// impl<B: Backend> Module<B> for Dnn<B> {
+///     fn forward(&self, x: &Var<B>) -> Result<Var<B>> {
+///         let h = self.relu.forward(&self.linear1.forward(x)?)?;
+///         self.linear2.forward(&h)
+///     }
+///     module_fields!(linear1, linear2, relu);
+/// }
+///
+/// let model = Dnn::new(&Cpu, 777)?;
+/// let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"]);
+/// let x = Var::constant(Tensor::zeros([2, 784], &Cpu)?);
+/// assert_eq!(model.forward(&x)?.shape().dims(), &[2, 10]);
+/// # Ok::<(), ember_nn::Error>(())
+/// ```
+pub trait Module<B: Backend> {
+    /// The forward pass.
+    fn forward(&self, x: &Var<B>) -> Result<Var<B>>;
+
+    /// Calls `f` with the full name and the value of every parameter, in a fixed order. The
+    /// value can be read and, through [`Var::set_value`], written.
+    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<B>));
+
+    /// Switches training mode on or off (as PyTorch's `train()`/`eval()`); layers whose
+    /// behaviour depends on it override this.
+    fn set_training(&mut self, _training: bool) {}
+
+    /// Every parameter with its name.
+    fn named_parameters(&self) -> Vec<(String, Var<B>)> {
+        let mut out = Vec::new();
+        self.visit_parameters("", &mut |name, p| out.push((name.to_string(), p.clone())));
+        out
+    }
+
+    /// Every parameter.
+    fn parameters(&self) -> Vec<Var<B>> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// Number of scalar parameters.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.shape().numel()).sum()
+    }
+
+    /// The parameters' current values by name (cheap clones of the tensors).
+    fn state_dict(&self) -> Vec<(String, Tensor<B>)> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(n, p)| (n, p.value()))
+            .collect()
+    }
+
+    /// Clears every parameter's gradient.
+    fn zero_grad(&self) {
+        self.visit_parameters("", &mut |_, p| p.zero_grad());
+    }
+
+    /// Calls the module (as PyTorch's `model(x)`).
+    fn call(&self, x: &Var<B>) -> Result<Var<B>> {
+        self.forward(x)
+    }
+}
+
+/// `prefix.name`, or `name` when the prefix is empty.
+pub fn join_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Writes `visit_parameters` and `set_training` of a struct whose fields are modules, naming
+/// each field's parameters `field.param` as PyTorch does. Use inside `impl Module<B> for ...`.
+#[macro_export]
+macro_rules! module_fields {
+    ($($field:ident),* $(,)?) => {
+        fn visit_parameters(
+            &self,
+            prefix: &str,
+            f: &mut dyn FnMut(&str, &$crate::__private::Var<B>),
+        ) {
+            $( $crate::Module::<B>::visit_parameters(
+                &self.$field,
+                &$crate::join_name(prefix, stringify!($field)),
+                f,
+            ); )*
+        }
+        fn set_training(&mut self, training: bool) {
+            $( $crate::Module::<B>::set_training(&mut self.$field, training); )*
+        }
+    };
+}

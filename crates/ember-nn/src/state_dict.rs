@@ -1,0 +1,228 @@
+//! State dicts as safetensors files, readable by `safetensors.torch.load_file`, and atomic file
+//! writes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ember_tensor::{Backend, Shape, Tensor};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::module::Module;
+use crate::{Error, Result};
+
+/// Named tensors read from a file, plus its string metadata.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateDict {
+    /// The file they came from (for error messages).
+    pub path: PathBuf,
+    /// Tensors by name.
+    pub tensors: BTreeMap<String, StoredTensor>,
+    /// The file's `__metadata__`.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A tensor on the host, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTensor {
+    /// Its shape.
+    pub shape: Shape,
+    /// Its values, row-major.
+    pub data: Vec<f32>,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written,
+/// flushed to disk, then renamed over `path`. A crash leaves either the old file or the new one,
+/// never a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "checkpoint".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
+        file.write_all(bytes).map_err(io_error(&tmp))?;
+        file.sync_all().map_err(io_error(&tmp))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(io_error(path))?;
+        // Make the rename itself durable.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Serialises named tensors (downloaded from their device) to safetensors bytes.
+pub fn to_safetensors_bytes<B: Backend>(
+    tensors: &[(String, Tensor<B>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut hosted: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let bytes: Vec<u8> = t.to_vec()?.iter().flat_map(|v| v.to_le_bytes()).collect();
+        hosted.push((name.clone(), t.dims().to_vec(), bytes));
+    }
+    let mut views = Vec::with_capacity(hosted.len());
+    for (name, shape, bytes) in &hosted {
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| {
+            Error::CorruptCheckpoint {
+                path: PathBuf::from(name),
+                message: e.to_string(),
+            }
+        })?;
+        views.push((name.clone(), view));
+    }
+    let info: HashMap<String, String> = metadata.clone().into_iter().collect();
+    safetensors::serialize(views, Some(info)).map_err(|e| Error::CorruptCheckpoint {
+        path: PathBuf::from("<memory>"),
+        message: e.to_string(),
+    })
+}
+
+/// Saves named tensors as a safetensors file, atomically.
+pub fn save_safetensors<B: Backend>(
+    path: impl AsRef<Path>,
+    tensors: &[(String, Tensor<B>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let bytes = to_safetensors_bytes(tensors, metadata)?;
+    write_atomic(path.as_ref(), &bytes)
+}
+
+/// Reads a safetensors file. Every tensor must be F32; a truncated or garbage file is a
+/// [`Error::CorruptCheckpoint`].
+pub fn load_safetensors(path: impl AsRef<Path>) -> Result<StateDict> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    parse_safetensors(path, &bytes)
+}
+
+/// Parses safetensors bytes (see [`load_safetensors`]); `path` is used in messages.
+pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<StateDict> {
+    let corrupt = |e: safetensors::SafeTensorError| Error::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
+    let metadata = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let parsed = SafeTensors::deserialize(bytes).map_err(corrupt)?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in parsed.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::DtypeMismatch {
+                path: path.to_path_buf(),
+                name,
+                found: format!("{:?}", view.dtype()),
+            });
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tensors.insert(
+            name,
+            StoredTensor {
+                shape: Shape::from(view.shape()),
+                data,
+            },
+        );
+    }
+    Ok(StateDict {
+        path: path.to_path_buf(),
+        tensors,
+        metadata,
+    })
+}
+
+impl StateDict {
+    /// Uploads the tensor `name`, checking it has `expected` shape.
+    pub fn tensor<B: Backend>(
+        &self,
+        name: &str,
+        expected: &Shape,
+        backend: &B,
+    ) -> Result<Tensor<B>> {
+        let stored = self.tensors.get(name).ok_or_else(|| Error::MissingTensor {
+            path: self.path.clone(),
+            name: name.to_string(),
+            expected: expected.clone(),
+            present: self.names(),
+        })?;
+        if &stored.shape != expected {
+            return Err(Error::ShapeMismatch {
+                path: self.path.clone(),
+                name: name.to_string(),
+                expected: expected.clone(),
+                found: stored.shape.clone(),
+            });
+        }
+        Ok(Tensor::from_slice(&stored.data, expected.clone(), backend)?)
+    }
+
+    /// The tensor names, comma-separated.
+    pub fn names(&self) -> String {
+        self.tensors.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    /// Fails on the first name in this dict that is not in `expected`.
+    pub fn reject_unexpected<'a>(&self, expected: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let expected: Vec<&str> = expected.into_iter().collect();
+        for name in self.tensors.keys() {
+            if !expected.contains(&name.as_str()) {
+                return Err(Error::UnexpectedTensor {
+                    path: self.path.clone(),
+                    name: name.clone(),
+                    expected: expected.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Saves a module's parameters (PyTorch names, F32, PyTorch shapes) as safetensors, atomically.
+pub fn save_module<B: Backend, M: Module<B> + ?Sized>(
+    module: &M,
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    save_safetensors(path, &module.state_dict(), &BTreeMap::new())
+}
+
+/// Loads a state dict into a module, strictly: every parameter must be present with its shape,
+/// and nothing else may be. On error no parameter has been changed.
+pub fn load_module<B: Backend, M: Module<B> + ?Sized>(module: &M, dict: &StateDict) -> Result<()> {
+    let params = module.named_parameters();
+    dict.reject_unexpected(params.iter().map(|(n, _)| n.as_str()))?;
+    let mut values = Vec::with_capacity(params.len());
+    for (name, p) in &params {
+        values.push(dict.tensor(name, &p.shape(), &p.backend())?);
+    }
+    for ((_, p), value) in params.iter().zip(values) {
+        p.set_value(value);
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Layers, initialisation, losses and the seed's network learning a batch.
+
+use ember_autodiff::Var;
+use ember_nn::init::{self, FanMode};
+use ember_nn::{
+    CrossEntropyLoss, Linear, MSELoss, Module, ReLU, Reduction, Sequential, Sigmoid, Tanh,
+};
+use ember_tensor::{Cpu, Tensor, seeded_rng};
+
+fn stats(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+#[test]
+fn default_linear_init_lies_in_pytorchs_bounds() {
+    let mut rng = seeded_rng(777);
+    let layer = Linear::<Cpu>::new(784, 256, &mut rng, &Cpu).unwrap();
+    let bound = 1.0 / 784f32.sqrt();
+    let w = layer.weight.value().to_vec().unwrap();
+    let b = layer.bias.as_ref().unwrap().value().to_vec().unwrap();
+    assert!(w.iter().all(|x| x.abs() <= bound));
+    assert!(b.iter().all(|x| x.abs() <= bound));
+    // Uniform on ±bound: std = bound/√3, and the values fill the range.
+    let (mean, std) = stats(&w);
+    assert!(mean.abs() < 1e-3, "{mean}");
+    assert!((std - bound as f64 / 3f64.sqrt()).abs() < 1e-3, "{std}");
+    assert!(w.iter().cloned().fold(0.0f32, f32::max) > 0.99 * bound);
+}
+
+#[test]
+fn normal_init_has_mean_0_and_std_1() {
+    let p = Var::parameter(Tensor::<Cpu>::zeros([1000, 784], &Cpu).unwrap());
+    init::normal_(&p, 0.0, 1.0, &mut seeded_rng(777)).unwrap();
+    let (mean, std) = stats(&p.value().to_vec().unwrap());
+    assert!(mean.abs() < 0.01, "{mean}");
+    assert!((std - 1.0).abs() < 0.01, "{std}");
+}
+
+#[test]
+fn the_other_initialisers_have_their_documented_spread() {
+    let p = Var::parameter(Tensor::<Cpu>::zeros([400, 600], &Cpu).unwrap());
+    let mut rng = seeded_rng(1);
+    let check = |p: &Var<Cpu>, want_std: f64| {
+        let (mean, std) = stats(&p.value().to_vec().unwrap());
+        // Five standard errors of the mean.
+        assert!(mean.abs() < 5.0 * want_std / (240_000f64).sqrt(), "{mean}");
+        assert!(
+            (std / want_std - 1.0).abs() < 0.02,
+            "std {std} vs {want_std}"
+        );
+    };
+    init::xavier_uniform_(&p, 1.0, &mut rng).unwrap();
+    check(&p, (2.0f64 / 1000.0).sqrt());
+    init::xavier_normal_(&p, 1.0, &mut rng).unwrap();
+    check(&p, (2.0f64 / 1000.0).sqrt());
+    init::kaiming_uniform_(&p, 0.0, FanMode::FanIn, &mut rng).unwrap();
+    check(&p, (2.0f64 / 600.0).sqrt());
+    init::kaiming_normal_(&p, 0.0, FanMode::FanOut, &mut rng).unwrap();
+    check(&p, (2.0f64 / 400.0).sqrt());
+    init::uniform_(&p, -2.0, 2.0, &mut rng).unwrap();
+    check(&p, 2.0 / 3f64.sqrt());
+    init::zeros_(&p).unwrap();
+    assert!(p.value().to_vec().unwrap().iter().all(|&x| x == 0.0));
+    // Fans need a matrix.
+    let v = Var::parameter(Tensor::<Cpu>::zeros([5], &Cpu).unwrap());
+    assert!(init::xavier_uniform_(&v, 1.0, &mut rng).is_err());
+}
+
+#[test]
+fn same_seed_same_parameters() {
+    let build = |seed| {
+        let mut rng = seeded_rng(seed);
+        Sequential::<Cpu>::new()
+            .add(Linear::new(20, 8, &mut rng, &Cpu).unwrap())
+            .add(Tanh)
+            .add(Linear::new(8, 3, &mut rng, &Cpu).unwrap())
+            .state_dict()
+            .into_iter()
+            .map(|(n, t)| (n, t.to_vec().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(build(777), build(777));
+    assert_ne!(build(777), build(778));
+}
+
+#[test]
+fn sequential_names_parameters_like_pytorch() {
+    let mut rng = seeded_rng(0);
+    let model = Sequential::<Cpu>::new()
+        .add(Linear::new(6, 4, &mut rng, &Cpu).unwrap())
+        .add(Sigmoid)
+        .add(Linear::with_bias(4, 3, false, &mut rng, &Cpu).unwrap());
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight"]);
+    assert_eq!(model.num_parameters(), 24 + 4 + 12);
+}
+
+#[test]
+fn cross_entropy_is_stable_and_reduces_as_asked() {
+    let logits = Var::parameter(
+        Tensor::from_vec(
+            vec![1000.0, -1000.0, 0.0, -1000.0, 1000.0, 0.0],
+            [2, 3],
+            &Cpu,
+        )
+        .unwrap(),
+    );
+    let labels = Tensor::from_vec(vec![0.0, 0.0], [2], &Cpu).unwrap();
+    let none = CrossEntropyLoss::new(Reduction::None)
+        .forward(&logits, &labels)
+        .unwrap();
+    assert_eq!(none.value().to_vec().unwrap(), vec![0.0, 2000.0]);
+    let sum = CrossEntropyLoss::new(Reduction::Sum)
+        .forward(&logits, &labels)
+        .unwrap();
+    assert_eq!(sum.value().to_scalar().unwrap(), 2000.0);
+    let mean = CrossEntropyLoss::default()
+        .forward(&logits, &labels)
+        .unwrap();
+    assert_eq!(mean.value().to_scalar().unwrap(), 1000.0);
+    mean.backward().unwrap();
+    let g = logits.grad().unwrap().to_vec().unwrap();
+    assert!(g.iter().all(|x| x.is_finite()));
+    // Row 2: softmax = [0, 1, 0], target 0 → grad (p - onehot)/2 = [-0.5, 0.5, 0].
+    assert_eq!(&g[3..], &[-0.5, 0.5, 0.0]);
+}
+
+#[test]
+fn mse_matches_hand_computation() {
+    let p = Var::parameter(Tensor::from_vec(vec![1.0, 2.0, 4.0], [3], &Cpu).unwrap());
+    let t = Var::constant(Tensor::from_vec(vec![0.0, 2.0, 1.0], [3], &Cpu).unwrap());
+    let loss = MSELoss::default().forward(&p, &t).unwrap();
+    assert_eq!(loss.value().to_scalar().unwrap(), 10.0 / 3.0);
+    loss.backward().unwrap();
+    let g = p.grad().unwrap().to_vec().unwrap();
+    let want = [2.0 / 3.0, 0.0, 2.0];
+    for (a, b) in g.iter().zip(want) {
+        assert!((a - b).abs() < 1e-6);
+    }
+    let sum = MSELoss::new(Reduction::Sum).forward(&p, &t).unwrap();
+    assert_eq!(sum.value().to_scalar().unwrap(), 10.0);
+}
+
+#[test]
+fn the_seed_mlp_fits_one_batch_within_200_adam_steps() {
+    use ember_optim_free_adam::AdamLoop;
+    let mut rng = seeded_rng(777);
+    let model = Sequential::<Cpu>::new()
+        .add(Linear::new(784, 256, &mut rng, &Cpu).unwrap())
+        .add(ReLU)
+        .add(Linear::new(256, 256, &mut rng, &Cpu).unwrap())
+        .add(ReLU)
+        .add(Linear::new(256, 10, &mut rng, &Cpu).unwrap());
+    let x = Var::constant(Tensor::rand_uniform([100, 784], 0.0, 1.0, &mut rng, &Cpu).unwrap());
+    let labels: Vec<f32> = (0..100).map(|i| ((i * 7) % 10) as f32).collect();
+    let y = Tensor::from_vec(labels, [100], &Cpu).unwrap();
+    let mut adam = AdamLoop::new(&model);
+    let mut last = f32::INFINITY;
+    for step in 1..=200 {
+        model.zero_grad();
+        let cost = CrossEntropyLoss::default()
+            .forward(&model.forward(&x).unwrap(), &y)
+            .unwrap();
+        cost.backward().unwrap();
+        adam.step(&model, step);
+        last = cost.value().to_scalar().unwrap();
+        if last < 0.01 {
+            break;
+        }
+    }
+    assert!(last < 0.01, "loss after 200 Adam steps: {last}");
+}
+
+/// A plain Adam (lr 0.001) through the backend's fused update, so this crate's test does not
+/// depend on `ember-optim` (which depends on this crate).
+mod ember_optim_free_adam {
+    use ember_nn::Module;
+    use ember_tensor::ops::OptimizerUpdate;
+    use ember_tensor::{Backend, Cpu, CpuStorage};
+
+    pub struct AdamLoop {
+        state: Vec<Vec<CpuStorage>>,
+    }
+
+    impl AdamLoop {
+        pub fn new(model: &impl Module<Cpu>) -> Self {
+            let state = model
+                .parameters()
+                .iter()
+                .map(|p| vec![Cpu.fill(p.shape().numel(), 0.0).unwrap(); 2])
+                .collect();
+            AdamLoop { state }
+        }
+
+        pub fn step(&mut self, model: &impl Module<Cpu>, step: u64) {
+            let update = OptimizerUpdate::Adam {
+                lr: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                decoupled: false,
+                amsgrad: false,
+                step,
+            };
+            for (p, state) in model.parameters().iter().zip(&mut self.state) {
+                let g = p.grad().unwrap();
+                p.update_value(|v| {
+                    Cpu.optimizer_update(&update, v.storage_mut(), g.storage(), state)
+                })
+                .unwrap();
+            }
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The algorithms, each exactly as torch.optim documents it. The arithmetic itself is
+//! [`OptimizerUpdate::apply`], which every backend implements as one fused kernel.
+
+use ember_tensor::Backend;
+use ember_tensor::ops::OptimizerUpdate;
+
+use crate::Result;
+use crate::optimizer::{Fused, UpdateRule, check_range};
+
+/// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
+pub type Sgd<B> = Fused<B, SgdConfig>;
+/// Adam with L2 weight decay and AMSGrad.
+pub type Adam<B> = Fused<B, AdamConfig>;
+/// Adam with decoupled weight decay.
+pub type AdamW<B> = Fused<B, AdamWConfig>;
+/// RMSprop with momentum and the centered variant.
+pub type RmsProp<B> = Fused<B, RmsPropConfig>;
+/// Adagrad with learning-rate decay.
+pub type Adagrad<B> = Fused<B, AdagradConfig>;
+
+/// Hyperparameters of [`Sgd`] (PyTorch's defaults, with `lr = 0.01`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SgdConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Momentum factor.
+    pub momentum: f32,
+    /// Dampening for momentum.
+    pub dampening: f32,
+    /// L2 penalty.
+    pub weight_decay: f32,
+    /// Nesterov momentum (needs momentum > 0 and dampening 0).
+    pub nesterov: bool,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        SgdConfig {
+            lr: 0.01,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+        }
+    }
+}
+
+impl UpdateRule for SgdConfig {
+    const NAME: &'static str = "SGD";
+    fn buffer_names(&self) -> Vec<&'static str> {
+        if self.momentum != 0.0 {
+            vec!["momentum_buffer"]
+        } else {
+            vec![]
+        }
+    }
+    fn update(&self, step: u64) -> OptimizerUpdate {
+        OptimizerUpdate::Sgd {
+            lr: self.lr,
+            momentum: self.momentum,
+            dampening: self.dampening,
+            weight_decay: self.weight_decay,
+            nesterov: self.nesterov,
+            first_step: step == 1,
+        }
+    }
+    fn validate(&self) -> Result<()> {
+        check_range("SGD", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
+        check_range(
+            "SGD",
+            "momentum",
+            self.momentum,
+            self.momentum >= 0.0,
+            "must be >= 0",
+        )?;
+        check_range(
+            "SGD",
+            "weight_decay",
+            self.weight_decay,
+            self.weight_decay >= 0.0,
+            "must be >= 0",
+        )?;
+        check_range(
+            "SGD",
+            "dampening",
+            self.dampening,
+            !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
+            "Nesterov momentum requires a momentum and zero dampening",
+        )
+    }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+}
+
+/// Hyperparameters of [`Adam`] (PyTorch's defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Coefficients of the running averages of the gradient and its square.
+    pub betas: (f32, f32),
+    /// Added to the denominator.
+    pub eps: f32,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f32,
+    /// Use the running maximum of the second moment.
+    pub amsgrad: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+        }
+    }
+}
+
+fn adam_buffers(amsgrad: bool) -> Vec<&'static str> {
+    let mut names = vec!["exp_avg", "exp_avg_sq"];
+    if amsgrad {
+        names.push("max_exp_avg_sq");
+    }
+    names
+}
+
+fn validate_adam(name: &'static str, lr: f32, betas: (f32, f32), eps: f32, wd: f32) -> Result<()> {
+    check_range(name, "lr", lr, lr >= 0.0, "must be >= 0")?;
+    check_range(name, "eps", eps, eps >= 0.0, "must be >= 0")?;
+    check_range(
+        name,
+        "beta1",
+        betas.0,
+        (0.0..1.0).contains(&betas.0),
+        "must be in [0, 1)",
+    )?;
+    check_range(
+        name,
+        "beta2",
+        betas.1,
+        (0.0..1.0).contains(&betas.1),
+        "must be in [0, 1)",
+    )?;
+    check_range(name, "weight_decay", wd, wd >= 0.0, "must be >= 0")
+}
+
+impl UpdateRule for AdamConfig {
+    const NAME: &'static str = "Adam";
+    fn buffer_names(&self) -> Vec<&'static str> {
+        adam_buffers(self.amsgrad)
+    }
+    fn update(&self, step: u64) -> OptimizerUpdate {
+        OptimizerUpdate::Adam {
+            lr: self.lr,
+            beta1: self.betas.0,
+            beta2: self.betas.1,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            decoupled: false,
+            amsgrad: self.amsgrad,
+            step,
+        }
+    }
+    fn validate(&self) -> Result<()> {
+        validate_adam("Adam", self.lr, self.betas, self.eps, self.weight_decay)
+    }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+}
+
+/// Hyperparameters of [`AdamW`] (PyTorch's defaults: weight decay 0.01).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamWConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Coefficients of the running averages.
+    pub betas: (f32, f32),
+    /// Added to the denominator.
+    pub eps: f32,
+    /// Decoupled weight decay: `p ← p·(1 - lr·wd)` before the Adam step.
+    pub weight_decay: f32,
+    /// Use the running maximum of the second moment.
+    pub amsgrad: bool,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 1e-2,
+            amsgrad: false,
+        }
+    }
+}
+
+impl UpdateRule for AdamWConfig {
+    const NAME: &'static str = "AdamW";
+    fn buffer_names(&self) -> Vec<&'static str> {
+        adam_buffers(self.amsgrad)
+    }
+    fn update(&self, step: u64) -> OptimizerUpdate {
+        OptimizerUpdate::Adam {
+            lr: self.lr,
+            beta1: self.betas.0,
+            beta2: self.betas.1,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            decoupled: true,
+            amsgrad: self.amsgrad,
+            step,
+        }
+    }
+    fn validate(&self) -> Result<()> {
+        validate_adam("AdamW", self.lr, self.betas, self.eps, self.weight_decay)
+    }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+}
+
+/// Hyperparameters of [`RmsProp`] (PyTorch's defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RmsPropConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Smoothing constant.
+    pub alpha: f32,
+    /// Added to the denominator.
+    pub eps: f32,
+    /// L2 penalty.
+    pub weight_decay: f32,
+    /// Momentum factor.
+    pub momentum: f32,
+    /// Normalise by an estimate of the variance.
+    pub centered: bool,
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        RmsPropConfig {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+        }
+    }
+}
+
+impl UpdateRule for RmsPropConfig {
+    const NAME: &'static str = "RMSprop";
+    fn buffer_names(&self) -> Vec<&'static str> {
+        let mut names = vec!["square_avg"];
+        if self.momentum != 0.0 {
+            names.push("momentum_buffer");
+        }
+        if self.centered {
+            names.push("grad_avg");
+        }
+        names
+    }
+    fn update(&self, _step: u64) -> OptimizerUpdate {
+        OptimizerUpdate::RmsProp {
+            lr: self.lr,
+            alpha: self.alpha,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            momentum: self.momentum,
+            centered: self.centered,
+        }
+    }
+    fn validate(&self) -> Result<()> {
+        check_range("RMSprop", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
+        check_range(
+            "RMSprop",
+            "alpha",
+            self.alpha,
+            self.alpha >= 0.0,
+            "must be >= 0",
+        )?;
+        check_range("RMSprop", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
+        check_range(
+            "RMSprop",
+            "momentum",
+            self.momentum,
+            self.momentum >= 0.0,
+            "must be >= 0",
+        )?;
+        check_range(
+            "RMSprop",
+            "weight_decay",
+            self.weight_decay,
+            self.weight_decay >= 0.0,
+            "must be >= 0",
+        )
+    }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+}
+
+/// Hyperparameters of [`Adagrad`] (PyTorch's defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdagradConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Learning-rate decay per step.
+    pub lr_decay: f32,
+    /// L2 penalty.
+    pub weight_decay: f32,
+    /// Initial value of the sum of squares.
+    pub initial_accumulator_value: f32,
+    /// Added to the denominator.
+    pub eps: f32,
+}
+
+impl Default for AdagradConfig {
+    fn default() -> Self {
+        AdagradConfig {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+        }
+    }
+}
+
+impl UpdateRule for AdagradConfig {
+    const NAME: &'static str = "Adagrad";
+    fn buffer_names(&self) -> Vec<&'static str> {
+        vec!["sum"]
+    }
+    fn buffer_init(&self, _buffer: &str) -> f32 {
+        self.initial_accumulator_value
+    }
+    fn update(&self, step: u64) -> OptimizerUpdate {
+        OptimizerUpdate::Adagrad {
+            lr: self.lr,
+            lr_decay: self.lr_decay,
+            weight_decay: self.weight_decay,
+            eps: self.eps,
+            step,
+        }
+    }
+    fn validate(&self) -> Result<()> {
+        check_range("Adagrad", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
+        check_range(
+            "Adagrad",
+            "lr_decay",
+            self.lr_decay,
+            self.lr_decay >= 0.0,
+            "must be >= 0",
+        )?;
+        check_range("Adagrad", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
+        check_range(
+            "Adagrad",
+            "initial_accumulator_value",
+            self.initial_accumulator_value,
+            self.initial_accumulator_value >= 0.0,
+            "must be >= 0",
+        )?;
+        check_range(
+            "Adagrad",
+            "weight_decay",
+            self.weight_decay,
+            self.weight_decay >= 0.0,
+            "must be >= 0",
+        )
+    }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+}
+
+/// Any of the optimizers, chosen at run time (e.g. from a command line).
+pub enum AnyOptimizer<B: Backend> {
+    /// SGD
+    Sgd(Sgd<B>),
+    /// Adam
+    Adam(Adam<B>),
+    /// AdamW
+    AdamW(AdamW<B>),
+    /// RMSprop
+    RmsProp(RmsProp<B>),
+    /// Adagrad
+    Adagrad(Adagrad<B>),
+}

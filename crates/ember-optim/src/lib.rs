@@ -1,0 +1,47 @@
+//! # ember-optim
+//!
+//! The [`Optimizer`] trait and [`Sgd`], [`Adam`], [`AdamW`], [`RmsProp`] and [`Adagrad`], each
+//! following the algorithm torch.optim documents step for step. A step is one fused backend
+//! update per parameter tensor ([`ember_tensor::ops::OptimizerUpdate`]), so it runs on whichever
+//! device the parameters live on. State (step count and buffers) can be saved and restored for
+//! resuming.
+//!
+//! The seed's loop:
+//!
+//! ```
+//! use ember_autodiff::Var;
+//! use ember_nn::{CrossEntropyLoss, Linear, Module};
+//! use ember_optim::{Adam, AdamConfig, Optimizer};
+//! use ember_tensor::{Cpu, Tensor, seeded_rng};
+//!
+//! let mut rng = seeded_rng(777);
+//! let model = Linear::new(4, 3, &mut rng, &Cpu)?;
+//! let mut optimizer = Adam::new(model.named_parameters(), AdamConfig::default())?;
+//! let x = Var::constant(Tensor::randn([8, 4], 0.0, 1.0, &mut rng, &Cpu)?);
+//! let y = Tensor::from_vec(vec![0., 1., 2., 0., 1., 2., 0., 1.], [8], &Cpu)?;
+//! let mut costs = Vec::new();
+//! for _ in 0..100 {
+//!     optimizer.zero_grad();
+//!     let cost = CrossEntropyLoss::default().forward(&model.forward(&x)?, &y)?;
+//!     cost.backward()?;
+//!     optimizer.step()?;
+//!     costs.push(cost.value().to_scalar()?);
+//! }
+//! assert!(costs[99] < costs[0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod algorithms;
+mod any;
+mod error;
+mod optimizer;
+
+pub use algorithms::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, AnyOptimizer, RmsProp,
+    RmsPropConfig, Sgd, SgdConfig,
+};
+pub use any::OPTIMIZER_NAMES;
+pub use error::{Error, Result};
+pub use optimizer::{Fused, Optimizer, UpdateRule};
