@@ -5,11 +5,25 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ember_tensor::{Cpu, Tensor, seeded_rng};
 
 /// (name, stored A, stored B, trans_a, trans_b)
-const SHAPES: &[(&str, [usize; 2], [usize; 2], bool, bool)] = &[
-    ("fwd_100x784_x_256x784T", [100, 784], [256, 784], false, true),
+type Case = (&'static str, [usize; 2], [usize; 2], bool, bool);
+
+const SHAPES: &[Case] = &[
+    (
+        "fwd_100x784_x_256x784T",
+        [100, 784],
+        [256, 784],
+        false,
+        true,
+    ),
     ("dW_256x100_x_100x784", [256, 100], [100, 784], false, false),
     ("dW_100x256T_x_100x784", [100, 256], [100, 784], true, false),
-    ("hidden_100x256_x_256x256", [100, 256], [256, 256], false, false),
+    (
+        "hidden_100x256_x_256x256",
+        [100, 256],
+        [256, 256],
+        false,
+        false,
+    ),
     ("square_1024", [1024, 1024], [1024, 1024], false, false),
 ];
 
@@ -23,9 +37,11 @@ fn matmul(c: &mut Criterion) {
         let k = if ta { a_dims[0] } else { a_dims[1] };
         let n = if tb { b_dims[0] } else { b_dims[1] };
         group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(name), &(a, b), |bench, (a, b)| {
-            bench.iter(|| a.matmul_t(b, ta, tb).expect("matmul"))
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(name),
+            &(a, b),
+            |bench, (a, b)| bench.iter(|| a.matmul_t(b, ta, tb).expect("matmul")),
+        );
     }
     group.finish();
 }

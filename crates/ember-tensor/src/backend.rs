@@ -74,8 +74,12 @@ pub trait Backend: Clone + Debug + Send + Sync + 'static {
     ) -> Result<Self::Storage>;
 
     /// `op(A) · op(B)` as described by `dims`; the result is `[m, n]` row-major.
-    fn matmul(&self, a: &Self::Storage, b: &Self::Storage, dims: MatmulDims)
-    -> Result<Self::Storage>;
+    fn matmul(
+        &self,
+        a: &Self::Storage,
+        b: &Self::Storage,
+        dims: MatmulDims,
+    ) -> Result<Self::Storage>;
 
     /// Reduces `x` (of `shape`) along `axis`; the result has `shape` without that axis.
     fn reduce(

@@ -28,7 +28,9 @@ pub enum Error {
         rhs: Shape,
     },
     /// Inner dimensions of a matrix product do not agree.
-    #[error("{op}: cannot multiply {lhs} by {rhs} (after transposes: [{m}, {k_lhs}] x [{k_rhs}, {n}])")]
+    #[error(
+        "{op}: cannot multiply {lhs} by {rhs} (after transposes: [{m}, {k_lhs}] x [{k_rhs}, {n}])"
+    )]
     MatmulMismatch {
         /// The operation that was asked for.
         op: &'static str,

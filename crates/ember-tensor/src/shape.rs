@@ -72,9 +72,7 @@ impl Shape {
     pub fn broadcast_axes(&self, target: &Shape) -> Vec<usize> {
         let offset = target.rank().saturating_sub(self.rank());
         (0..target.rank())
-            .filter(|&axis| {
-                axis < offset || (self.0[axis - offset] == 1 && target.0[axis] != 1)
-            })
+            .filter(|&axis| axis < offset || (self.0[axis - offset] == 1 && target.0[axis] != 1))
             .collect()
     }
 
@@ -157,7 +155,10 @@ mod tests {
         let target = Shape::from([2, 3, 4]);
         assert_eq!(Shape::from([4]).broadcast_axes(&target), vec![0, 1]);
         assert_eq!(Shape::from([3, 1]).broadcast_axes(&target), vec![0, 2]);
-        assert_eq!(Shape::from([2, 3, 4]).broadcast_axes(&target), Vec::<usize>::new());
+        assert_eq!(
+            Shape::from([2, 3, 4]).broadcast_axes(&target),
+            Vec::<usize>::new()
+        );
     }
 
     #[test]

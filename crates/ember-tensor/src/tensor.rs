@@ -120,6 +120,13 @@ impl<B: Backend> Tensor<B> {
         backend: &B,
     ) -> Result<Self> {
         let shape = shape.into();
+        // rand_distr accepts a negative std (it mirrors the samples); PyTorch rejects it.
+        if std < 0.0 {
+            return Err(Error::InvalidArgument {
+                op: "randn",
+                message: format!("N({mean}, {std}²) is not a distribution: std must be >= 0"),
+            });
+        }
         let normal = Normal::new(mean, std).map_err(|e| Error::InvalidArgument {
             op: "randn",
             message: format!("N({mean}, {std}²) is not a distribution: {e}"),
@@ -302,13 +309,12 @@ impl<B: Backend> Tensor<B> {
 
     /// Applies an element-wise function of two tensors, broadcasting as PyTorch does.
     pub fn binary(&self, op: BinaryOp, other: &Self) -> Result<Self> {
-        let out = Shape::broadcast(&self.shape, &other.shape).ok_or_else(|| {
-            Error::NotBroadcastable {
+        let out =
+            Shape::broadcast(&self.shape, &other.shape).ok_or_else(|| Error::NotBroadcastable {
                 op: op.name(),
                 lhs: self.shape.clone(),
                 rhs: other.shape.clone(),
-            }
-        })?;
+            })?;
         let storage = self.backend.binary(
             op,
             &self.storage,
@@ -406,12 +412,13 @@ impl<B: Backend> Tensor<B> {
         if op == ReduceOp::Max && self.shape.dims()[axis] == 0 {
             return Err(Error::InvalidArgument {
                 op: "max",
-                message: format!("cannot take the maximum over empty axis {axis} of {}", self.shape),
+                message: format!(
+                    "cannot take the maximum over empty axis {axis} of {}",
+                    self.shape
+                ),
             });
         }
-        let storage = self
-            .backend
-            .reduce(op, &self.storage, &self.shape, axis)?;
+        let storage = self.backend.reduce(op, &self.storage, &self.shape, axis)?;
         Ok(self.with(storage, self.shape.reduced(axis, keepdim)))
     }
     /// Sum along `axis`.
@@ -536,7 +543,10 @@ impl<B: Backend> Tensor<B> {
         if cols == 0 {
             return Err(Error::InvalidArgument {
                 op: "argmax",
-                message: format!("cannot take argmax over an empty last axis of {}", self.shape),
+                message: format!(
+                    "cannot take argmax over an empty last axis of {}",
+                    self.shape
+                ),
             });
         }
         let storage = self.backend.argmax(&self.storage, rows, cols)?;

@@ -85,7 +85,9 @@ pub(super) fn binary(
     let result = Zip::from(&a_b)
         .and(&b_b)
         .map_collect(|&a, &b| op.apply(a, b));
-    Ok(ArcArray1::from(result.iter().copied().collect::<Vec<f32>>()))
+    Ok(ArcArray1::from(
+        result.iter().copied().collect::<Vec<f32>>(),
+    ))
 }
 
 /// Whether `shape` is `[.., 1, 1, cols]`: one row broadcast over all rows of `out`.

@@ -7,7 +7,12 @@ use super::elementwise::dyn_view;
 use crate::ops::ReduceOp;
 use crate::{Result, Shape};
 
-pub(super) fn reduce(op: ReduceOp, x: &CpuStorage, shape: &Shape, axis: usize) -> Result<CpuStorage> {
+pub(super) fn reduce(
+    op: ReduceOp,
+    x: &CpuStorage,
+    shape: &Shape,
+    axis: usize,
+) -> Result<CpuStorage> {
     let view = dyn_view(x, shape)?;
     let reduced = match op {
         ReduceOp::Sum => view.sum_axis(Axis(axis)),
@@ -19,5 +24,7 @@ pub(super) fn reduce(op: ReduceOp, x: &CpuStorage, shape: &Shape, axis: usize) -
             if v > acc || v.is_nan() { v } else { acc }
         }),
     };
-    Ok(ArcArray1::from(reduced.iter().copied().collect::<Vec<f32>>()))
+    Ok(ArcArray1::from(
+        reduced.iter().copied().collect::<Vec<f32>>(),
+    ))
 }

@@ -7,9 +7,7 @@ use super::CpuStorage;
 use crate::{Error, Result};
 
 fn row_slices(x: &CpuStorage, cols: usize) -> impl Iterator<Item = &[f32]> {
-    x.as_slice()
-        .unwrap_or(&[])
-        .chunks_exact(cols.max(1))
+    x.as_slice().unwrap_or(&[]).chunks_exact(cols.max(1))
 }
 
 /// `(max, ln Σ exp(x - max))` of a row.

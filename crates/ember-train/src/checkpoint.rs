@@ -1,0 +1,142 @@
+//! The checkpoint written after every epoch: model, optimizer state, epoch, the run's
+//! configuration and metrics so far, in one safetensors file written atomically.
+//!
+//! The data loader's shuffle for epoch `e` is a pure function of `(seed, e)`, so the seed and
+//! the completed epoch are the whole random state a resumed run needs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ember_nn::state_dict::{StateDict, load_safetensors, save_safetensors};
+use ember_nn::{Module, Sequential};
+use ember_optim::{AnyOptimizer, Optimizer};
+use ember_tensor::{Backend, Tensor};
+
+use crate::metrics::EpochMetrics;
+use crate::{Error, Result, TrainConfig};
+
+/// File name of the checkpoint inside a run directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// File name of the final model (PyTorch names only, loadable by `safetensors.torch`).
+pub const MODEL_FILE: &str = "model.safetensors";
+
+const MODEL_PREFIX: &str = "model.";
+const OPTIMIZER_PREFIX: &str = "optimizer.";
+
+/// What a checkpoint restores besides tensors.
+#[derive(Debug, Clone)]
+pub struct Resumed {
+    /// The run's configuration.
+    pub config: TrainConfig,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Their metrics.
+    pub history: Vec<EpochMetrics>,
+}
+
+/// Writes the checkpoint of a run after `epoch` completed epochs.
+pub fn save<B: Backend>(
+    dir: &Path,
+    model: &Sequential<B>,
+    optimizer: &AnyOptimizer<B>,
+    config: &TrainConfig,
+    epoch: usize,
+    history: &[EpochMetrics],
+) -> Result<PathBuf> {
+    let mut tensors: Vec<(String, Tensor<B>)> = model
+        .state_dict()
+        .into_iter()
+        .map(|(n, t)| (format!("{MODEL_PREFIX}{n}"), t))
+        .collect();
+    let (optim_tensors, optim_meta) = optimizer.state_tensors();
+    tensors.extend(
+        optim_tensors
+            .into_iter()
+            .map(|(n, t)| (format!("{OPTIMIZER_PREFIX}{n}"), t)),
+    );
+    let mut metadata: BTreeMap<String, String> = optim_meta
+        .into_iter()
+        .map(|(k, v)| (format!("{OPTIMIZER_PREFIX}{k}"), v))
+        .collect();
+    metadata.insert("format".into(), "ember-checkpoint-1".into());
+    metadata.insert("epoch".into(), epoch.to_string());
+    metadata.insert("seed".into(), config.seed.to_string());
+    metadata.insert(
+        "config".into(),
+        serde_json::to_string(config).unwrap_or_default(),
+    );
+    metadata.insert(
+        "history".into(),
+        serde_json::to_string(history).unwrap_or_default(),
+    );
+    let path = dir.join(CHECKPOINT_FILE);
+    save_safetensors(&path, &tensors, &metadata)?;
+    Ok(path)
+}
+
+fn resume_error(path: &Path, message: impl Into<String>) -> Error {
+    Error::Resume {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Reads a run directory's checkpoint: its configuration and progress.
+pub fn read(dir: &Path) -> Result<(StateDict, Resumed)> {
+    let path = dir.join(CHECKPOINT_FILE);
+    if !path.exists() {
+        return Err(resume_error(
+            &path,
+            "no checkpoint there; --resume takes the run directory of an earlier run",
+        ));
+    }
+    let dict = load_safetensors(&path)?;
+    let get = |key: &str| {
+        dict.metadata
+            .get(key)
+            .ok_or_else(|| resume_error(&path, format!("metadata `{key}` is missing")))
+    };
+    let config: TrainConfig = serde_json::from_str(get("config")?)
+        .map_err(|e| resume_error(&path, format!("bad `config`: {e}")))?;
+    let epoch: usize = get("epoch")?
+        .parse()
+        .map_err(|e| resume_error(&path, format!("bad `epoch`: {e}")))?;
+    let history: Vec<EpochMetrics> = serde_json::from_str(get("history")?)
+        .map_err(|e| resume_error(&path, format!("bad `history`: {e}")))?;
+    Ok((
+        dict,
+        Resumed {
+            config,
+            epoch,
+            history,
+        },
+    ))
+}
+
+/// Splits a checkpoint into the model's and the optimizer's state dicts.
+fn split(dict: &StateDict, prefix: &str) -> StateDict {
+    StateDict {
+        path: dict.path.clone(),
+        tensors: dict
+            .tensors
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+            .collect(),
+        metadata: dict
+            .metadata
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+            .collect(),
+    }
+}
+
+/// Loads the model and optimizer state of a checkpoint.
+pub fn restore<B: Backend>(
+    dict: &StateDict,
+    model: &Sequential<B>,
+    optimizer: &mut AnyOptimizer<B>,
+) -> Result<()> {
+    ember_nn::state_dict::load_module(model, &split(dict, MODEL_PREFIX))?;
+    optimizer.load_state(&split(dict, OPTIMIZER_PREFIX))?;
+    Ok(())
+}

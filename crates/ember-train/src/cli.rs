@@ -1,0 +1,310 @@
+//! The `ember-train` command line.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use ember_tensor::Cpu;
+
+use crate::charts::{Series, line_chart};
+use crate::metrics::Summary;
+use crate::{
+    DeviceChoice, Experiment, InitScheme, OutputOptions, Resume, Result, TrainConfig, train_on,
+};
+
+/// Train the seed's models on MNIST or Fashion-MNIST.
+#[derive(Debug, Parser)]
+#[command(name = "ember-train", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train several experiments and draw them on shared charts (ReLU vs sigmoid gradient
+    /// norms, `softmax-normal` vs `softmax` loss curves).
+    Compare(CompareArgs),
+    /// List the experiments.
+    List,
+    /// Download a data set from its mirrors, verifying the published checksums.
+    Download(DownloadArgs),
+}
+
+/// Options of `download`.
+#[derive(Debug, Args)]
+struct DownloadArgs {
+    /// mnist or fashion-mnist.
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: String,
+    /// Target directory (default: data/<dataset>).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// Options of a training run (the seed's values by default).
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Experiment: mlp, softmax, softmax-normal, mlp-sigmoid, deep-relu, deep-sigmoid.
+    #[arg(value_name = "EXPERIMENT")]
+    experiment_positional: Option<String>,
+    /// Experiment (same as the positional argument).
+    #[arg(long)]
+    experiment: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Continue the run in this directory from its last checkpoint.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Where to write the run's files (default: runs/<experiment>-<time>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Options shared by `train` and `compare`.
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Passes over the training set [default: 15; when resuming, the earlier run's].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Samples per step.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Learning rate [default: 0.001; when resuming, the earlier run's].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// sgd, adam, adamw, rmsprop or adagrad.
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
+    /// default, normal, xavier-uniform, kaiming-uniform or kaiming-normal.
+    #[arg(long, default_value = "default")]
+    init: String,
+    /// Seed of the initialisation and the shuffling.
+    #[arg(long, default_value_t = 777)]
+    seed: u64,
+    /// cpu, wgpu or auto.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// mnist or fashion-mnist.
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: String,
+    /// Directory holding the data set's four files (default: data/<dataset>, then Debian's
+    /// copy of Fashion-MNIST, else a download into data/<dataset>).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Train on only the first N training samples.
+    #[arg(long, value_name = "N")]
+    train_limit: Option<usize>,
+    /// Evaluate on only the first N test samples.
+    #[arg(long, value_name = "N")]
+    test_limit: Option<usize>,
+    /// No progress bar and no per-epoch lines.
+    #[arg(long)]
+    quiet: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `compare`.
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// Comma-separated experiments.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "softmax,softmax-normal,mlp,mlp-sigmoid,deep-relu,deep-sigmoid"
+    )]
+    experiments: Vec<String>,
+    /// Where the runs and the comparison charts go.
+    #[arg(long, default_value = "runs/compare")]
+    out: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+impl CommonArgs {
+    fn config(&self, experiment: Experiment, out: Option<PathBuf>) -> Result<TrainConfig> {
+        let config = TrainConfig {
+            experiment,
+            epochs: self.epochs.unwrap_or(15),
+            batch_size: self.batch_size,
+            lr: self.lr.unwrap_or(0.001),
+            optimizer: self.optimizer.to_ascii_lowercase(),
+            init: InitScheme::parse(&self.init)?,
+            seed: self.seed,
+            dataset: self.dataset.clone(),
+            data_dir: self.data_dir.clone(),
+            out,
+            device: DeviceChoice::parse(&self.device)?,
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn output(&self) -> OutputOptions {
+        OutputOptions {
+            quiet: self.quiet,
+            json: self.json,
+        }
+    }
+}
+
+/// Runs the command line `args` (without the program name's special meaning: `args[0]` is it).
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::List) => {
+            for e in Experiment::ALL {
+                println!("{:<15} {}", e.name(), e.description());
+            }
+            Ok(())
+        }
+        Some(Command::Compare(args)) => compare(&args),
+        Some(Command::Download(args)) => download(&args),
+        None => {
+            let args = cli.train;
+            let name = args
+                .experiment
+                .or(args.experiment_positional)
+                .unwrap_or_else(|| "mlp".into());
+            let config = args.common.config(Experiment::parse(&name)?, args.out)?;
+            let resume = args.resume.map(|dir| Resume {
+                dir,
+                epochs: args.common.epochs,
+                lr: args.common.lr,
+            });
+            train(config, resume.as_ref(), args.common.output()).map(|_| ())
+        }
+    }
+}
+
+/// Trains on the device the configuration names.
+pub fn train(
+    config: TrainConfig,
+    resume: Option<&Resume>,
+    output: OutputOptions,
+) -> Result<Summary> {
+    match config.device {
+        DeviceChoice::Cpu => train_on(&Cpu, config, resume, output),
+        DeviceChoice::Wgpu | DeviceChoice::Auto => crate::device::train_on_gpu(config, resume, output),
+    }
+}
+
+fn download(args: &DownloadArgs) -> Result<()> {
+    let kind: ember_data::DatasetKind = args.dataset.parse()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("data").join(kind.name()));
+    let report = ember_data::download_dataset(
+        kind,
+        &dir,
+        &ember_data::DownloadOptions::for_dataset(kind),
+    )?;
+    for file in &report.files {
+        let how = match &file.outcome {
+            ember_data::FileOutcome::AlreadyPresent => "already present".to_string(),
+            ember_data::FileOutcome::Downloaded { url, .. } => format!("downloaded from {url}"),
+        };
+        println!(
+            "{}: {} bytes, md5 {} ({how})",
+            file.path.display(),
+            file.bytes,
+            file.md5
+        );
+    }
+    Ok(())
+}
+
+fn compare(args: &CompareArgs) -> Result<()> {
+    let experiments = args
+        .experiments
+        .iter()
+        .map(|e| Experiment::parse(e.trim()))
+        .collect::<Result<Vec<_>>>()?;
+    std::fs::create_dir_all(&args.out).map_err(crate::io_at(&args.out))?;
+    let mut summaries = Vec::new();
+    for experiment in experiments {
+        let config = args
+            .common
+            .config(experiment, Some(args.out.join(experiment.name())))?;
+        if !args.common.quiet {
+            println!("== {} ({})", experiment.name(), experiment.description());
+        }
+        summaries.push(train(config, None, args.common.output())?);
+    }
+    let written = draw_comparison(&args.out, &summaries)?;
+    let table = comparison_table(&summaries);
+    ember_nn::state_dict::write_atomic(&args.out.join("compare.md"), table.as_bytes())?;
+    if !args.common.json {
+        println!("\n{table}");
+        for path in written {
+            println!("chart: {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// A Markdown table of each run's first and last cost, accuracy and first/last-layer gradient
+/// norms in epoch 1.
+pub fn comparison_table(summaries: &[Summary]) -> String {
+    let mut out = String::from(
+        "| experiment | epoch-1 cost | last cost | test accuracy | epoch-1 grad norm, first layer | last layer |\n|---|---|---|---|---|---|\n",
+    );
+    for s in summaries {
+        let first = s.epochs.first();
+        let last = s.epochs.last();
+        let norms = first.map(|m| m.grad_norms.clone()).unwrap_or_default();
+        out.push_str(&format!(
+            "| `{}` | {:.4} | {:.4} | {:.4} | {:.3} | {:.3} |\n",
+            s.experiment,
+            first.map_or(f64::NAN, |m| m.cost),
+            last.map_or(f64::NAN, |m| m.cost),
+            s.test_accuracy,
+            norms.first().copied().unwrap_or(f64::NAN),
+            norms.last().copied().unwrap_or(f64::NAN),
+        ));
+    }
+    out
+}
+
+fn draw_comparison(dir: &Path, summaries: &[Summary]) -> Result<Vec<PathBuf>> {
+    let loss = dir.join("compare_loss.png");
+    let series: Vec<Series> = summaries
+        .iter()
+        .map(|s| Series {
+            label: s.experiment.clone(),
+            points: s.epochs.iter().map(|m| (m.epoch as f64, m.cost)).collect(),
+        })
+        .collect();
+    line_chart(&loss, "training cost per epoch", "cost (log scale)", &series, true)?;
+    let norms = dir.join("compare_grad_norms.png");
+    let mut series = Vec::new();
+    for s in summaries {
+        for (i, layer) in s.layers.iter().enumerate() {
+            series.push(Series {
+                label: format!("{} {layer}", s.experiment),
+                points: s
+                    .epochs
+                    .iter()
+                    .filter_map(|m| m.grad_norms.get(i).map(|&g| (m.epoch as f64, g)))
+                    .collect(),
+            });
+        }
+    }
+    let relevant: Vec<Series> = series
+        .into_iter()
+        .filter(|s| s.label.starts_with("deep-") || s.label.starts_with("mlp"))
+        .collect();
+    line_chart(
+        &norms,
+        "mean weight-gradient norm per layer: ReLU vs sigmoid",
+        "||dL/dW|| (log scale)",
+        &relevant,
+        true,
+    )?;
+    Ok(vec![loss, norms])
+}

@@ -1,0 +1,37 @@
+//! # ember-train
+//!
+//! The trainer behind `cargo xtask train`: the seed's experiments by name ([`Experiment`]),
+//! the seed's loop and log lines, metrics (`metrics.csv`, `summary.json`), PNG charts of the loss
+//! and of per-layer gradient norms, a checkpoint after every epoch, and `--resume`.
+//!
+//! ```
+//! use ember_train::{Experiment, InitScheme};
+//! use ember_nn::Module;
+//! use ember_tensor::Cpu;
+//!
+//! let model = Experiment::Mlp.build(InitScheme::Default, 777, &Cpu)?;
+//! assert_eq!(model.num_parameters(), 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10);
+//! assert!(Experiment::parse("resnet").unwrap_err().to_string().contains("deep-sigmoid"));
+//! # Ok::<(), ember_train::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod charts;
+pub mod checkpoint;
+pub mod cli;
+mod config;
+pub mod data;
+mod device;
+mod error;
+mod experiment;
+pub mod metrics;
+mod progress;
+mod trainer;
+
+pub use config::{DeviceChoice, TrainConfig};
+pub use error::{Error, Result};
+pub(crate) use error::io_at;
+pub use experiment::{Experiment, InitScheme};
+pub use metrics::{EpochMetrics, Summary};
+pub use trainer::{OutputOptions, Resume, default_run_dir, evaluate, train_on};

@@ -1,0 +1,76 @@
+//! Per-epoch metrics, `metrics.csv` and `summary.json`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// What one epoch measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean of the epoch's batch losses (the seed's `avg_cost`).
+    pub cost: f64,
+    /// Accuracy on the test set after the epoch.
+    pub test_accuracy: f64,
+    /// Wall time of the epoch's training steps.
+    pub seconds: f64,
+    /// Mean over the epoch's steps of each layer's weight-gradient L2 norm, first layer first.
+    pub grad_norms: Vec<f64>,
+}
+
+/// The whole run, written as `summary.json` (and printed with `--json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The data set.
+    pub dataset: String,
+    /// The device the run computed on.
+    pub device: String,
+    /// The configuration.
+    pub config: crate::TrainConfig,
+    /// Number of scalar parameters.
+    pub parameters: usize,
+    /// The layers whose gradient norms are reported.
+    pub layers: Vec<String>,
+    /// Every epoch so far.
+    pub epochs: Vec<EpochMetrics>,
+    /// Test accuracy after the last epoch.
+    pub test_accuracy: f64,
+    /// The run directory.
+    pub run_dir: String,
+}
+
+/// `metrics.csv`: one row per epoch.
+pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
+    let mut out = String::from("epoch,cost,test_accuracy,seconds");
+    for layer in layers {
+        let _ = write!(out, ",grad_norm_{layer}");
+    }
+    out.push('\n');
+    for m in epochs {
+        let _ = write!(
+            out,
+            "{},{:.9},{:.4},{:.3}",
+            m.epoch, m.cost, m.test_accuracy, m.seconds
+        );
+        for g in &m.grad_norms {
+            let _ = write!(out, ",{g:.6}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes `metrics.csv` and `summary.json` into `dir`, atomically.
+pub fn write_files(dir: &Path, summary: &Summary) -> Result<()> {
+    let csv = metrics_csv(&summary.layers, &summary.epochs);
+    ember_nn::state_dict::write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
+    let json = serde_json::to_string_pretty(summary).unwrap_or_else(|_| "{}".into());
+    ember_nn::state_dict::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+    Ok(())
+}
