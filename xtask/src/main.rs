@@ -81,7 +81,14 @@ fn ci() -> Result<(), String> {
     fmt.args(["fmt", "--all", "--", "--check"]);
     run_command(fmt)?;
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     run_command(clippy)?;
     let mut test = cargo();
     test.args(["test", "--workspace"]);
@@ -91,7 +98,15 @@ fn ci() -> Result<(), String> {
 /// Builds `ember-train` in release mode and runs it with `args` from the workspace root.
 fn trainer(args: &[String]) -> Result<(), String> {
     let mut build = cargo();
-    build.args(["build", "--release", "--quiet", "-p", "ember-train", "--bin", "ember-train"]);
+    build.args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "ember-train",
+        "--bin",
+        "ember-train",
+    ]);
     run_command(build)?;
     let mut train = Command::new(root().join("target/release/ember-train"));
     train.current_dir(root()).args(args);

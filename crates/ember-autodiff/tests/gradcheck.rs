@@ -140,7 +140,9 @@ fn reductions_pass_on_every_axis() {
             .unwrap_or_else(|e| panic!("mean axis {axis}: {e}"));
         }
     }
-    check("mean_all", &[x.clone()], |v| v[0].square()?.mean_all());
+    check("mean_all", std::slice::from_ref(&x), |v| {
+        v[0].square()?.mean_all()
+    });
     check("reshape", &[x], |v| {
         v[0].reshape([4, 6])?
             .sum_axis(1, false)?
@@ -157,7 +159,7 @@ fn log_softmax_and_cross_entropy_pass() {
         let w = weights.clone();
         check_gradients(
             "log_softmax",
-            &[x.clone()],
+            std::slice::from_ref(&x),
             move |v| {
                 v[0].log_softmax()?
                     .mul(&Var::constant(w.clone()))?

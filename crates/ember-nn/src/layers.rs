@@ -145,7 +145,7 @@ impl<B: Backend> Sequential<B> {
     }
 
     /// Appends a module (builder style).
-    pub fn add(mut self, layer: impl Module<B> + 'static) -> Self {
+    pub fn append(mut self, layer: impl Module<B> + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self
     }

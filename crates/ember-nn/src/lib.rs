@@ -13,11 +13,11 @@
 //!
 //! let mut rng = seeded_rng(777);
 //! let model = Sequential::new()
-//!     .add(Linear::new(784, 256, &mut rng, &Cpu)?)
-//!     .add(ReLU)
-//!     .add(Linear::new(256, 256, &mut rng, &Cpu)?)
-//!     .add(ReLU)
-//!     .add(Linear::new(256, 10, &mut rng, &Cpu)?);
+//!     .append(Linear::new(784, 256, &mut rng, &Cpu)?)
+//!     .append(ReLU)
+//!     .append(Linear::new(256, 256, &mut rng, &Cpu)?)
+//!     .append(ReLU)
+//!     .append(Linear::new(256, 10, &mut rng, &Cpu)?);
 //! let x = Var::constant(Tensor::rand_uniform([100, 784], 0.0, 1.0, &mut rng, &Cpu)?);
 //! let y = Tensor::from_vec((0..100).map(|i| (i % 10) as f32).collect(), [100], &Cpu)?;
 //! let cost = CrossEntropyLoss::default().forward(&model.forward(&x)?, &y)?;

@@ -11,9 +11,9 @@ use ember_tensor::{Cpu, Tensor, seeded_rng};
 fn model() -> Sequential<Cpu> {
     let mut rng = seeded_rng(3);
     Sequential::new()
-        .add(Linear::new(4, 3, &mut rng, &Cpu).unwrap())
-        .add(ReLU)
-        .add(Linear::new(3, 2, &mut rng, &Cpu).unwrap())
+        .append(Linear::new(4, 3, &mut rng, &Cpu).unwrap())
+        .append(ReLU)
+        .append(Linear::new(3, 2, &mut rng, &Cpu).unwrap())
 }
 
 fn save(path: &Path, tensors: Vec<(&str, Tensor<Cpu>)>) {

@@ -74,9 +74,9 @@ fn same_seed_same_parameters() {
     let build = |seed| {
         let mut rng = seeded_rng(seed);
         Sequential::<Cpu>::new()
-            .add(Linear::new(20, 8, &mut rng, &Cpu).unwrap())
-            .add(Tanh)
-            .add(Linear::new(8, 3, &mut rng, &Cpu).unwrap())
+            .append(Linear::new(20, 8, &mut rng, &Cpu).unwrap())
+            .append(Tanh)
+            .append(Linear::new(8, 3, &mut rng, &Cpu).unwrap())
             .state_dict()
             .into_iter()
             .map(|(n, t)| (n, t.to_vec().unwrap()))
@@ -90,9 +90,9 @@ fn same_seed_same_parameters() {
 fn sequential_names_parameters_like_pytorch() {
     let mut rng = seeded_rng(0);
     let model = Sequential::<Cpu>::new()
-        .add(Linear::new(6, 4, &mut rng, &Cpu).unwrap())
-        .add(Sigmoid)
-        .add(Linear::with_bias(4, 3, false, &mut rng, &Cpu).unwrap());
+        .append(Linear::new(6, 4, &mut rng, &Cpu).unwrap())
+        .append(Sigmoid)
+        .append(Linear::with_bias(4, 3, false, &mut rng, &Cpu).unwrap());
     let names: Vec<String> = model
         .named_parameters()
         .into_iter()
@@ -153,11 +153,11 @@ fn the_seed_mlp_fits_one_batch_within_200_adam_steps() {
     use ember_optim_free_adam::AdamLoop;
     let mut rng = seeded_rng(777);
     let model = Sequential::<Cpu>::new()
-        .add(Linear::new(784, 256, &mut rng, &Cpu).unwrap())
-        .add(ReLU)
-        .add(Linear::new(256, 256, &mut rng, &Cpu).unwrap())
-        .add(ReLU)
-        .add(Linear::new(256, 10, &mut rng, &Cpu).unwrap());
+        .append(Linear::new(784, 256, &mut rng, &Cpu).unwrap())
+        .append(ReLU)
+        .append(Linear::new(256, 256, &mut rng, &Cpu).unwrap())
+        .append(ReLU)
+        .append(Linear::new(256, 10, &mut rng, &Cpu).unwrap());
     let x = Var::constant(Tensor::rand_uniform([100, 784], 0.0, 1.0, &mut rng, &Cpu).unwrap());
     let labels: Vec<f32> = (0..100).map(|i| ((i * 7) % 10) as f32).collect();
     let y = Tensor::from_vec(labels, [100], &Cpu).unwrap();

@@ -17,11 +17,11 @@ fn fixtures() -> PathBuf {
 fn seed_mlp(seed: u64) -> Sequential<Cpu> {
     let mut rng = seeded_rng(seed);
     Sequential::new()
-        .add(Linear::new(784, 256, &mut rng, &Cpu).unwrap())
-        .add(ReLU)
-        .add(Linear::new(256, 256, &mut rng, &Cpu).unwrap())
-        .add(ReLU)
-        .add(Linear::new(256, 10, &mut rng, &Cpu).unwrap())
+        .append(Linear::new(784, 256, &mut rng, &Cpu).unwrap())
+        .append(ReLU)
+        .append(Linear::new(256, 256, &mut rng, &Cpu).unwrap())
+        .append(ReLU)
+        .append(Linear::new(256, 10, &mut rng, &Cpu).unwrap())
 }
 
 #[test]

@@ -1,12 +1,11 @@
 //! Choosing an optimizer by name at run time.
 
-use std::collections::BTreeMap;
-
 use ember_autodiff::Var;
 use ember_nn::state_dict::StateDict;
-use ember_tensor::{Backend, Tensor};
+use ember_tensor::Backend;
 
 use crate::algorithms::*;
+use crate::optimizer::SavedState;
 use crate::{Error, Optimizer, Result};
 
 /// The optimizer names [`AnyOptimizer::by_name`] accepts.
@@ -101,7 +100,7 @@ impl<B: Backend> Optimizer<B> for AnyOptimizer<B> {
     fn steps(&self) -> u64 {
         self.inner().steps()
     }
-    fn state_tensors(&self) -> (Vec<(String, Tensor<B>)>, BTreeMap<String, String>) {
+    fn state_tensors(&self) -> SavedState<B> {
         self.inner().state_tensors()
     }
     fn load_state(&mut self, state: &StateDict) -> Result<()> {

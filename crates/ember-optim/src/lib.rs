@@ -44,4 +44,4 @@ pub use algorithms::{
 };
 pub use any::OPTIMIZER_NAMES;
 pub use error::{Error, Result};
-pub use optimizer::{Fused, Optimizer, UpdateRule};
+pub use optimizer::{Fused, Optimizer, SavedState, UpdateRule};

@@ -10,6 +10,10 @@ use ember_tensor::{Backend, Tensor};
 
 use crate::{Error, Result};
 
+/// An optimizer's saved state: buffers named `<parameter>.<buffer>`, and metadata (the
+/// algorithm's name and the step count).
+pub type SavedState<B> = (Vec<(String, Tensor<B>)>, BTreeMap<String, String>);
+
 /// Updates parameters from their accumulated gradients, as `torch.optim.Optimizer`.
 ///
 /// ```
@@ -44,7 +48,7 @@ pub trait Optimizer<B: Backend> {
 
     /// The state (step count, per-parameter buffers) as named tensors plus metadata, for
     /// checkpoints: buffers are named `<parameter>.<buffer>` (e.g. `0.weight.exp_avg`).
-    fn state_tensors(&self) -> (Vec<(String, Tensor<B>)>, BTreeMap<String, String>);
+    fn state_tensors(&self) -> SavedState<B>;
 
     /// Restores a state written by [`Optimizer::state_tensors`] (e.g. read back from a
     /// checkpoint). Every buffer must be present with its parameter's shape.
@@ -169,7 +173,7 @@ impl<B: Backend, R: UpdateRule> Optimizer<B> for Fused<B, R> {
         self.steps
     }
 
-    fn state_tensors(&self) -> (Vec<(String, Tensor<B>)>, BTreeMap<String, String>) {
+    fn state_tensors(&self) -> SavedState<B> {
         let mut tensors = Vec::new();
         for ((name, param), state) in self.params.iter().zip(&self.state) {
             let Some(buffers) = state else { continue };

@@ -22,8 +22,7 @@ fn font_available() -> bool {
         for path in FONT_PATHS {
             if let Ok(bytes) = std::fs::read(path) {
                 let leaked: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font("sans-serif", FontStyle::Normal, leaked).is_ok()
-                {
+                if plotters::style::register_font("sans-serif", FontStyle::Normal, leaked).is_ok() {
                     return true;
                 }
             }
@@ -146,14 +145,18 @@ pub fn line_chart(
     }
     if log_y {
         let y_range = (y_min * 0.8)..(y_max * 1.25);
-        draw!(builder
-            .build_cartesian_2d(x_range, y_range.log_scale())
-            .map_err(|e| err(e.to_string()))?);
+        draw!(
+            builder
+                .build_cartesian_2d(x_range, y_range.log_scale())
+                .map_err(|e| err(e.to_string()))?
+        );
     } else {
         let pad = (y_max - y_min) * 0.05;
-        draw!(builder
-            .build_cartesian_2d(x_range, (y_min - pad)..(y_max + pad))
-            .map_err(|e| err(e.to_string()))?);
+        draw!(
+            builder
+                .build_cartesian_2d(x_range, (y_min - pad)..(y_max + pad))
+                .map_err(|e| err(e.to_string()))?
+        );
     }
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
@@ -170,7 +173,13 @@ pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
             .map(|m| (m.epoch as f64, m.cost))
             .collect(),
     };
-    line_chart(&loss, &format!("{}: training cost per epoch", summary.experiment), "cost", &[cost], false)?;
+    line_chart(
+        &loss,
+        &format!("{}: training cost per epoch", summary.experiment),
+        "cost",
+        &[cost],
+        false,
+    )?;
     let norms = dir.join("grad_norms.png");
     let series: Vec<Series> = summary
         .layers
@@ -187,7 +196,10 @@ pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
         .collect();
     line_chart(
         &norms,
-        &format!("{}: mean weight-gradient norm per layer", summary.experiment),
+        &format!(
+            "{}: mean weight-gradient norm per layer",
+            summary.experiment
+        ),
         "||dL/dW|| (log scale)",
         &series,
         true,

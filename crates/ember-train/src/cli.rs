@@ -8,7 +8,7 @@ use ember_tensor::Cpu;
 use crate::charts::{Series, line_chart};
 use crate::metrics::Summary;
 use crate::{
-    DeviceChoice, Experiment, InitScheme, OutputOptions, Resume, Result, TrainConfig, train_on,
+    DeviceChoice, Experiment, InitScheme, OutputOptions, Result, Resume, TrainConfig, train_on,
 };
 
 /// Train the seed's models on MNIST or Fashion-MNIST.
@@ -189,7 +189,9 @@ pub fn train(
 ) -> Result<Summary> {
     match config.device {
         DeviceChoice::Cpu => train_on(&Cpu, config, resume, output),
-        DeviceChoice::Wgpu | DeviceChoice::Auto => crate::device::train_on_gpu(config, resume, output),
+        DeviceChoice::Wgpu | DeviceChoice::Auto => {
+            crate::device::train_on_gpu(config, resume, output)
+        }
     }
 }
 
@@ -199,11 +201,8 @@ fn download(args: &DownloadArgs) -> Result<()> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("data").join(kind.name()));
-    let report = ember_data::download_dataset(
-        kind,
-        &dir,
-        &ember_data::DownloadOptions::for_dataset(kind),
-    )?;
+    let report =
+        ember_data::download_dataset(kind, &dir, &ember_data::DownloadOptions::for_dataset(kind))?;
     for file in &report.files {
         let how = match &file.outcome {
             ember_data::FileOutcome::AlreadyPresent => "already present".to_string(),
@@ -280,7 +279,13 @@ fn draw_comparison(dir: &Path, summaries: &[Summary]) -> Result<Vec<PathBuf>> {
             points: s.epochs.iter().map(|m| (m.epoch as f64, m.cost)).collect(),
         })
         .collect();
-    line_chart(&loss, "training cost per epoch", "cost (log scale)", &series, true)?;
+    line_chart(
+        &loss,
+        "training cost per epoch",
+        "cost (log scale)",
+        &series,
+        true,
+    )?;
     let norms = dir.join("compare_grad_norms.png");
     let mut series = Vec::new();
     for s in summaries {

@@ -1,6 +1,6 @@
 //! Picking the GPU backend.
 
-use crate::{DeviceChoice, Error, OutputOptions, Resume, Result, TrainConfig, metrics::Summary};
+use crate::{DeviceChoice, Error, OutputOptions, Result, Resume, TrainConfig, metrics::Summary};
 
 /// Trains on the wgpu backend; with `--device auto` and no adapter, on the CPU after a notice.
 pub fn train_on_gpu(

@@ -47,7 +47,9 @@ pub enum Error {
         message: String,
     },
     /// The loss became NaN or infinite.
-    #[error("the loss became {value} at epoch {epoch}, step {step}; training stopped (lower the learning rate?). The last good checkpoint is {checkpoint}")]
+    #[error(
+        "the loss became {value} at epoch {epoch}, step {step}; training stopped (lower the learning rate?). The last good checkpoint is {checkpoint}"
+    )]
     NonFiniteLoss {
         /// The epoch (1-based).
         epoch: usize,

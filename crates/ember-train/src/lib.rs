@@ -30,8 +30,8 @@ mod progress;
 mod trainer;
 
 pub use config::{DeviceChoice, TrainConfig};
-pub use error::{Error, Result};
 pub(crate) use error::io_at;
+pub use error::{Error, Result};
 pub use experiment::{Experiment, InitScheme};
 pub use metrics::{EpochMetrics, Summary};
 pub use trainer::{OutputOptions, Resume, default_run_dir, evaluate, train_on};

@@ -32,11 +32,7 @@ pub struct OutputOptions {
 
 /// The run directory's files are written here; `runs/<experiment>-<UTC time>` by default.
 pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
-    PathBuf::from("runs").join(format!(
-        "{}-{}",
-        config.experiment.name(),
-        utc_timestamp()
-    ))
+    PathBuf::from("runs").join(format!("{}-{}", config.experiment.name(), utc_timestamp()))
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC.
@@ -100,8 +96,12 @@ pub fn train_on<B: Backend>(
     let data = data::load(kind, &dir, config.train_limit, config.test_limit)?;
 
     let model = config.experiment.build(config.init, config.seed, backend)?;
-    let mut optimizer = AnyOptimizer::by_name(&config.optimizer, model.named_parameters(), config.lr)?;
-    let run_dir = config.out.clone().unwrap_or_else(|| default_run_dir(&config));
+    let mut optimizer =
+        AnyOptimizer::by_name(&config.optimizer, model.named_parameters(), config.lr)?;
+    let run_dir = config
+        .out
+        .clone()
+        .unwrap_or_else(|| default_run_dir(&config));
     std::fs::create_dir_all(&run_dir).map_err(io_at(&run_dir))?;
 
     let (mut history, first_epoch) = match &resumed {
@@ -138,13 +138,23 @@ pub fn train_on<B: Backend>(
     let mut stdout = std::io::stdout().lock();
     let mut last_checkpoint = match first_epoch {
         1 => "none (no epoch completed)".to_string(),
-        _ => run_dir.join(checkpoint::CHECKPOINT_FILE).display().to_string(),
+        _ => run_dir
+            .join(checkpoint::CHECKPOINT_FILE)
+            .display()
+            .to_string(),
     };
     for epoch in first_epoch..=config.epochs {
         progress.start_epoch(epoch, config.epochs, loader.len());
         let started = Instant::now();
-        let (cost, grad_norms) =
-            train_epoch(backend, &model, &mut optimizer, &loader, epoch, &progress, &last_checkpoint)?;
+        let (cost, grad_norms) = train_epoch(
+            backend,
+            &model,
+            &mut optimizer,
+            &loader,
+            epoch,
+            &progress,
+            &last_checkpoint,
+        )?;
         let seconds = started.elapsed().as_secs_f64();
         let test_accuracy = evaluate(backend, &model, &data.test)?;
         progress.clear();
@@ -156,7 +166,8 @@ pub fn train_on<B: Backend>(
             grad_norms,
         };
         if !output.quiet && !output.json {
-            writeln!(stdout, "Epoch: {epoch:04} cost = {cost:.9}").map_err(io_at(Path::new("<stdout>")))?;
+            writeln!(stdout, "Epoch: {epoch:04} cost = {cost:.9}")
+                .map_err(io_at(Path::new("<stdout>")))?;
         }
         history.push(metrics);
         let path = checkpoint::save(&run_dir, &model, &optimizer, &config, epoch, &history)?;
@@ -242,7 +253,8 @@ fn train_epoch<B: Backend>(
                 }
                 cost_sum += f64::from(value);
             }
-            let rate = (step * loader.batch_size()) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let rate =
+                (step * loader.batch_size()) as f64 / started.elapsed().as_secs_f64().max(1e-9);
             progress.update(step, cost_sum / read.max(1) as f64, rate);
         }
     }
@@ -270,7 +282,11 @@ pub fn evaluate<B: Backend, D: Dataset>(
     let mut correct = 0usize;
     while batches.next_into(&mut batch) {
         let x = Tensor::from_slice(&batch.images, [batch.len, IMAGE_BYTES], backend)?;
-        let predictions = model.forward(&Var::constant(x))?.value().argmax()?.to_vec()?;
+        let predictions = model
+            .forward(&Var::constant(x))?
+            .value()
+            .argmax()?
+            .to_vec()?;
         correct += predictions
             .iter()
             .zip(&batch.labels)

@@ -17,11 +17,24 @@ fn mlp_reaches_85_percent_on_fashion_mnist_in_two_epochs() {
         out: Some(out.path().to_path_buf()),
         ..TrainConfig::default()
     };
-    let summary = train_on(&Cpu, config, None, OutputOptions { quiet: true, json: false }).unwrap();
+    let summary = train_on(
+        &Cpu,
+        config,
+        None,
+        OutputOptions {
+            quiet: true,
+            json: false,
+        },
+    )
+    .unwrap();
     eprintln!(
         "costs {:?}, accuracy {}",
         summary.epochs.iter().map(|m| m.cost).collect::<Vec<_>>(),
         summary.test_accuracy
     );
-    assert!(summary.test_accuracy >= 0.85, "test accuracy {}", summary.test_accuracy);
+    assert!(
+        summary.test_accuracy >= 0.85,
+        "test accuracy {}",
+        summary.test_accuracy
+    );
 }

@@ -32,7 +32,11 @@ fn the_same_command_twice_prints_byte_identical_output() {
             .arg(out)
             .output()
             .expect("run ember-train");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         output.stdout
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -47,9 +51,26 @@ fn the_same_command_twice_prints_byte_identical_output() {
     assert_eq!(lines[2], "Learning finished");
     assert!(lines[3].starts_with("Accuracy: "), "{text}");
     // The seed's number format: nine decimals.
-    assert_eq!(lines[0].split(" = ").nth(1).unwrap().split('.').nth(1).unwrap().len(), 9);
+    assert_eq!(
+        lines[0]
+            .split(" = ")
+            .nth(1)
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .len(),
+        9
+    );
     // And the run directory holds what it should.
-    for file in ["metrics.csv", "summary.json", "loss.png", "grad_norms.png", "checkpoint.safetensors", "model.safetensors"] {
+    for file in [
+        "metrics.csv",
+        "summary.json",
+        "loss.png",
+        "grad_norms.png",
+        "checkpoint.safetensors",
+        "model.safetensors",
+    ] {
         assert!(a.path().join(file).exists(), "{file} missing");
     }
     let csv = std::fs::read_to_string(a.path().join("metrics.csv")).unwrap();
@@ -62,10 +83,22 @@ fn a_resumed_run_ends_with_exactly_the_parameters_of_an_uninterrupted_one() {
     let data = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 1000, 200);
     let whole = tempfile::tempdir().unwrap();
-    let full = train_on(&Cpu, small(common::quick_config(data.path(), whole.path(), 4)), None, QUIET).unwrap();
+    let full = train_on(
+        &Cpu,
+        small(common::quick_config(data.path(), whole.path(), 4)),
+        None,
+        QUIET,
+    )
+    .unwrap();
 
     let parts = tempfile::tempdir().unwrap();
-    train_on(&Cpu, small(common::quick_config(data.path(), parts.path(), 2)), None, QUIET).unwrap();
+    train_on(
+        &Cpu,
+        small(common::quick_config(data.path(), parts.path(), 2)),
+        None,
+        QUIET,
+    )
+    .unwrap();
     let resume = Resume {
         dir: parts.path().to_path_buf(),
         epochs: Some(4),
@@ -86,7 +119,13 @@ fn a_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint() {
     let data = tempfile::tempdir().unwrap();
     common::write_synthetic(data.path(), 1000, 200);
     let run = tempfile::tempdir().unwrap();
-    train_on(&Cpu, small(common::quick_config(data.path(), run.path(), 1)), None, QUIET).unwrap();
+    train_on(
+        &Cpu,
+        small(common::quick_config(data.path(), run.path(), 1)),
+        None,
+        QUIET,
+    )
+    .unwrap();
     let checkpoint = run.path().join("checkpoint.safetensors");
     let good = std::fs::read(&checkpoint).unwrap();
     let metrics = std::fs::read(run.path().join("metrics.csv")).unwrap();
@@ -103,14 +142,30 @@ fn a_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint() {
     assert_eq!(*epoch, 2);
     assert!(*step >= 1 && *step <= 10, "{err}");
     assert!(err.to_string().contains("checkpoint.safetensors"), "{err}");
-    assert_eq!(std::fs::read(&checkpoint).unwrap(), good, "the good checkpoint was overwritten");
-    assert_eq!(std::fs::read(run.path().join("metrics.csv")).unwrap(), metrics);
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        good,
+        "the good checkpoint was overwritten"
+    );
+    assert_eq!(
+        std::fs::read(run.path().join("metrics.csv")).unwrap(),
+        metrics
+    );
 }
 
 #[test]
 fn unknown_names_list_what_exists() {
-    let err = ember_train::Experiment::parse("cnn").unwrap_err().to_string();
-    for name in ["mlp", "softmax", "softmax-normal", "mlp-sigmoid", "deep-relu", "deep-sigmoid"] {
+    let err = ember_train::Experiment::parse("cnn")
+        .unwrap_err()
+        .to_string();
+    for name in [
+        "mlp",
+        "softmax",
+        "softmax-normal",
+        "mlp-sigmoid",
+        "deep-relu",
+        "deep-sigmoid",
+    ] {
         assert!(err.contains(name), "{err}");
     }
     let bad = TrainConfig {
@@ -122,8 +177,18 @@ fn unknown_names_list_what_exists() {
         dataset: "cifar".into(),
         ..TrainConfig::default()
     };
-    assert!(bad.validate().unwrap_err().to_string().contains("fashion-mnist"));
-    assert!(ember_train::DeviceChoice::parse("tpu").unwrap_err().to_string().contains("wgpu"));
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("fashion-mnist")
+    );
+    assert!(
+        ember_train::DeviceChoice::parse("tpu")
+            .unwrap_err()
+            .to_string()
+            .contains("wgpu")
+    );
 
     let output = Command::new(env!("CARGO_BIN_EXE_ember-train"))
         .args(["--frobnicate"])
@@ -143,11 +208,19 @@ fn unknown_names_list_what_exists() {
 fn missing_data_explains_how_to_provide_it() {
     let empty = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    let err = train_on(&Cpu, common::quick_config(empty.path(), out.path(), 1), None, QUIET)
-        .unwrap_err()
-        .to_string();
+    let err = train_on(
+        &Cpu,
+        common::quick_config(empty.path(), out.path(), 1),
+        None,
+        QUIET,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("train-images-idx3-ubyte"), "{err}");
-    assert!(err.contains("download") || err.contains("--data-dir"), "{err}");
+    assert!(
+        err.contains("download") || err.contains("--data-dir"),
+        "{err}"
+    );
 }
 
 #[test]

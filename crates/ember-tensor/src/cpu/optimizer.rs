@@ -1,7 +1,8 @@
-//! Fused optimizer updates: one pass over a parameter, its gradient and its state.
+//! Fused optimizer updates: one pass over a parameter, its gradient and its state, with the
+//! variant's constants hoisted out of a loop the compiler can vectorise.
 
 use super::CpuStorage;
-use crate::ops::OptimizerUpdate;
+use crate::ops::{AdagradStep, AdamStep, OptimizerUpdate, RmsPropStep, SgdStep};
 use crate::{Error, Result};
 
 pub(super) fn update(
@@ -33,16 +34,92 @@ pub(super) fn update(
         .iter_mut()
         .map(|s| s.as_slice_mut().unwrap_or(&mut []))
         .collect();
-    let mut scratch = [0.0f32; 3];
-    for i in 0..len {
-        let k = slots.len();
-        for (slot, value) in slots.iter().zip(scratch.iter_mut()) {
-            *value = slot[i];
+    match *update {
+        OptimizerUpdate::Sgd { .. } => {
+            let k = SgdStep::new(update);
+            match slots.as_mut_slice() {
+                [buf] => zip2(param, grad, buf, |p, g, b| k.apply(p, g, Some(b))),
+                _ => param
+                    .iter_mut()
+                    .zip(grad)
+                    .for_each(|(p, &g)| k.apply(p, g, None)),
+            }
         }
-        update.apply(&mut param[i], grad[i], &mut scratch[..k]);
-        for (slot, value) in slots.iter_mut().zip(scratch.iter()) {
-            slot[i] = *value;
+        OptimizerUpdate::Adam { .. } => {
+            let k = AdamStep::new(update);
+            match slots.as_mut_slice() {
+                [m, v] => zip3(param, grad, m, v, |p, g, m, v| k.apply(p, g, m, v, None)),
+                [m, v, vmax] => {
+                    for ((((p, &g), m), v), vmax) in param
+                        .iter_mut()
+                        .zip(grad)
+                        .zip(m.iter_mut())
+                        .zip(v.iter_mut())
+                        .zip(vmax.iter_mut())
+                    {
+                        k.apply(p, g, m, v, Some(vmax));
+                    }
+                }
+                _ => {}
+            }
+        }
+        OptimizerUpdate::RmsProp {
+            momentum, centered, ..
+        } => {
+            let k = RmsPropStep::new(update);
+            match (slots.as_mut_slice(), momentum != 0.0, centered) {
+                ([sq], _, _) => zip2(param, grad, sq, |p, g, s| k.apply(p, g, s, None, None)),
+                ([sq, buf], true, false) => zip3(param, grad, sq, buf, |p, g, s, b| {
+                    k.apply(p, g, s, Some(b), None)
+                }),
+                ([sq, avg], false, true) => zip3(param, grad, sq, avg, |p, g, s, a| {
+                    k.apply(p, g, s, None, Some(a))
+                }),
+                ([sq, buf, avg], _, _) => {
+                    for ((((p, &g), s), b), a) in param
+                        .iter_mut()
+                        .zip(grad)
+                        .zip(sq.iter_mut())
+                        .zip(buf.iter_mut())
+                        .zip(avg.iter_mut())
+                    {
+                        k.apply(p, g, s, Some(b), Some(a));
+                    }
+                }
+                _ => {}
+            }
+        }
+        OptimizerUpdate::Adagrad { .. } => {
+            let k = AdagradStep::new(update);
+            if let [sum] = slots.as_mut_slice() {
+                zip2(param, grad, sum, |p, g, s| k.apply(p, g, s));
+            }
         }
     }
     Ok(())
+}
+
+#[inline(always)]
+fn zip2(param: &mut [f32], grad: &[f32], a: &mut [f32], f: impl Fn(&mut f32, f32, &mut f32)) {
+    for ((p, &g), a) in param.iter_mut().zip(grad).zip(a.iter_mut()) {
+        f(p, g, a);
+    }
+}
+
+#[inline(always)]
+fn zip3(
+    param: &mut [f32],
+    grad: &[f32],
+    a: &mut [f32],
+    b: &mut [f32],
+    f: impl Fn(&mut f32, f32, &mut f32, &mut f32),
+) {
+    for (((p, &g), a), b) in param
+        .iter_mut()
+        .zip(grad)
+        .zip(a.iter_mut())
+        .zip(b.iter_mut())
+    {
+        f(p, g, a, b);
+    }
 }

@@ -27,10 +27,20 @@ pub fn write_synthetic(dir: &Path, train: usize, test: usize) {
                 images[i * 784 + p] = signal + noise;
             }
         }
-        write_idx(dir.join(format!("{prefix}-images-idx3-ubyte.gz")), &[n, 28, 28], &images, true)
-            .expect("write images");
-        write_idx(dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), &[n], &labels, true)
-            .expect("write labels");
+        write_idx(
+            dir.join(format!("{prefix}-images-idx3-ubyte.gz")),
+            &[n, 28, 28],
+            &images,
+            true,
+        )
+        .expect("write images");
+        write_idx(
+            dir.join(format!("{prefix}-labels-idx1-ubyte.gz")),
+            &[n],
+            &labels,
+            true,
+        )
+        .expect("write labels");
     }
 }
 

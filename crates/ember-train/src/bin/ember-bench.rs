@@ -1,0 +1,268 @@
+//! `ember-bench`: the training benchmark behind `cargo xtask bench`. Prints a Markdown report:
+//! GEMM throughput on the training shapes, one step split into forward, backward and optimizer,
+//! epoch times of `mlp` and `softmax` on 60,000 samples, samples/s, peak RSS, and the ratio of
+//! an epoch's time to the time of its GEMMs alone, all measured in the same run.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ember_autodiff::Var;
+use ember_data::{DataLoader, IMAGE_BYTES, InMemoryDataset};
+use ember_nn::{CrossEntropyLoss, Module};
+use ember_optim::{AnyOptimizer, Optimizer};
+use ember_tensor::rand::Rng;
+use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+use ember_train::{Experiment, InitScheme};
+
+const SAMPLES: usize = 60_000;
+const BATCH: usize = 100;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Peak resident set size of this process (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Synthetic data of Fashion-MNIST's size (the timings do not depend on pixel values).
+fn synthetic() -> Result<InMemoryDataset, Box<dyn std::error::Error>> {
+    let mut rng = seeded_rng(1);
+    let images: Vec<u8> = (0..SAMPLES * IMAGE_BYTES)
+        .map(|_| rng.random::<u8>())
+        .collect();
+    let labels: Vec<u8> = (0..SAMPLES).map(|_| rng.random_range(0..10)).collect();
+    Ok(InMemoryDataset::new(images, labels)?)
+}
+
+/// Median of `runs` timings of `f`, in seconds.
+fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+struct Shape {
+    name: &'static str,
+    a: [usize; 2],
+    b: [usize; 2],
+    trans_a: bool,
+    trans_b: bool,
+}
+
+impl Shape {
+    fn flops(&self) -> f64 {
+        let m = if self.trans_a { self.a[1] } else { self.a[0] };
+        let k = if self.trans_a { self.a[0] } else { self.a[1] };
+        let n = if self.trans_b { self.b[0] } else { self.b[1] };
+        2.0 * (m * n * k) as f64
+    }
+}
+
+/// The GEMMs of one training step of a model with these layer widths (forward `x·Wᵀ`, backward
+/// `dX = dY·W` and `dW = dYᵀ·X`; no `dX` for the first layer).
+fn step_gemms(widths: &[usize]) -> Vec<Shape> {
+    let mut shapes = Vec::new();
+    for (i, pair) in widths.windows(2).enumerate() {
+        let (fan_in, fan_out) = (pair[0], pair[1]);
+        shapes.push(Shape {
+            name: "fwd",
+            a: [BATCH, fan_in],
+            b: [fan_out, fan_in],
+            trans_a: false,
+            trans_b: true,
+        });
+        shapes.push(Shape {
+            name: "dW",
+            a: [BATCH, fan_out],
+            b: [BATCH, fan_in],
+            trans_a: true,
+            trans_b: false,
+        });
+        if i > 0 {
+            shapes.push(Shape {
+                name: "dX",
+                a: [BATCH, fan_out],
+                b: [fan_out, fan_in],
+                trans_a: false,
+                trans_b: false,
+            });
+        }
+    }
+    shapes
+}
+
+fn gemm_seconds(shapes: &[Shape], repeats: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let mut rng = seeded_rng(2);
+    let operands: Vec<(Tensor<Cpu>, Tensor<Cpu>)> = shapes
+        .iter()
+        .map(|s| {
+            Ok((
+                Tensor::randn(s.a, 0.0, 1.0, &mut rng, &Cpu)?,
+                Tensor::randn(s.b, 0.0, 1.0, &mut rng, &Cpu)?,
+            ))
+        })
+        .collect::<Result<_, ember_tensor::Error>>()?;
+    Ok(median_seconds(5, || {
+        for _ in 0..repeats {
+            for (s, (a, b)) in shapes.iter().zip(&operands) {
+                let _ = a.matmul_t(b, s.trans_a, s.trans_b);
+            }
+        }
+    }))
+}
+
+struct EpochTiming {
+    seconds: f64,
+    forward: f64,
+    backward: f64,
+    optimizer: f64,
+    first_cost: f32,
+}
+
+fn time_epoch<B: Backend>(
+    backend: &B,
+    experiment: Experiment,
+    data: &InMemoryDataset,
+) -> Result<EpochTiming, Box<dyn std::error::Error>> {
+    let model = experiment.build(InitScheme::Default, 777, backend)?;
+    let mut optimizer = AnyOptimizer::by_name("adam", model.named_parameters(), 1e-3)?;
+    let loader = DataLoader::new(data, BATCH)?
+        .shuffle(true)
+        .drop_last(true)
+        .seed(777);
+    let loss_fn = CrossEntropyLoss::default();
+    let (mut forward, mut backward, mut update) = (0.0, 0.0, 0.0);
+    let mut batch = loader.new_batch();
+    let mut labels = Vec::with_capacity(BATCH);
+    let mut first_cost = f32::NAN;
+    let started = Instant::now();
+    let mut batches = loader.epoch(0);
+    while batches.next_into(&mut batch) {
+        labels.clear();
+        labels.extend(batch.labels.iter().map(|&l| l as f32));
+        let t0 = Instant::now();
+        let x = Tensor::from_slice(&batch.images, [batch.len, IMAGE_BYTES], backend)?;
+        let y = Tensor::from_slice(&labels, [batch.len], backend)?;
+        optimizer.zero_grad();
+        let cost = loss_fn.forward(&model.forward(&Var::constant(x))?, &y)?;
+        let t1 = Instant::now();
+        cost.backward()?;
+        let t2 = Instant::now();
+        optimizer.step()?;
+        let t3 = Instant::now();
+        if first_cost.is_nan() {
+            first_cost = cost.value().to_scalar()?;
+        }
+        forward += (t1 - t0).as_secs_f64();
+        backward += (t2 - t1).as_secs_f64();
+        update += (t3 - t2).as_secs_f64();
+    }
+    Ok(EpochTiming {
+        seconds: started.elapsed().as_secs_f64(),
+        forward,
+        backward,
+        optimizer: update,
+        first_cost,
+    })
+}
+
+fn run() -> Result<String, Box<dyn std::error::Error>> {
+    let data = synthetic()?;
+    let steps = SAMPLES / BATCH;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Measured on {} logical CPUs; {} samples, batch {BATCH}, Adam; synthetic pixels.\n\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        SAMPLES
+    ));
+
+    out.push_str("## GEMM throughput (training shapes)\n\n| product | GFLOP/s |\n|---|---|\n");
+    let named = [
+        Shape {
+            name: "x·W1ᵀ (100×784)·(256×784)ᵀ",
+            a: [100, 784],
+            b: [256, 784],
+            trans_a: false,
+            trans_b: true,
+        },
+        Shape {
+            name: "dW1 = dYᵀ·x (100×256)ᵀ·(100×784)",
+            a: [100, 256],
+            b: [100, 784],
+            trans_a: true,
+            trans_b: false,
+        },
+        Shape {
+            name: "h·W2ᵀ (100×256)·(256×256)ᵀ",
+            a: [100, 256],
+            b: [256, 256],
+            trans_a: false,
+            trans_b: true,
+        },
+        Shape {
+            name: "dX2 = dY·W2 (100×256)·(256×256)",
+            a: [100, 256],
+            b: [256, 256],
+            trans_a: false,
+            trans_b: false,
+        },
+        Shape {
+            name: "1024³",
+            a: [1024, 1024],
+            b: [1024, 1024],
+            trans_a: false,
+            trans_b: false,
+        },
+    ];
+    for s in named {
+        let reps = if s.a[0] == 1024 { 3 } else { 50 };
+        let secs = gemm_seconds(std::slice::from_ref(&s), reps)? / reps as f64;
+        out.push_str(&format!("| {} | {:.1} |\n", s.name, s.flops() / secs / 1e9));
+    }
+
+    out.push_str("\n## Epochs\n\n| experiment | epoch (s) | samples/s | forward (s) | backward (s) | optimizer (s) | GEMM-only (s) | epoch / GEMM | first cost |\n|---|---|---|---|---|---|---|---|---|\n");
+    for experiment in [Experiment::Mlp, Experiment::Softmax] {
+        // Warm-up epoch, then the measured one.
+        time_epoch(&Cpu, experiment, &data)?;
+        let t = time_epoch(&Cpu, experiment, &data)?;
+        let gemm = gemm_seconds(&step_gemms(experiment.widths()), steps)?;
+        out.push_str(&format!(
+            "| `{}` | {:.3} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.4} |\n",
+            experiment.name(),
+            t.seconds,
+            SAMPLES as f64 / t.seconds,
+            t.forward,
+            t.backward,
+            t.optimizer,
+            gemm,
+            t.seconds / gemm,
+            t.first_cost,
+        ));
+    }
+    if let Some(rss) = peak_rss_mib() {
+        out.push_str(&format!(
+            "\nPeak RSS of this benchmark process: {rss:.0} MiB\n"
+        ));
+    }
+    Ok(out)
+}
