@@ -47,11 +47,31 @@ fn chart_error(path: &Path) -> impl Fn(String) -> Error + '_ {
     }
 }
 
-/// Draws `series` against epochs into a PNG at `path`; `log_y` uses a logarithmic y axis.
+/// A tick label: three significant decimals, or scientific notation for tiny values.
+fn tick(v: &f64) -> String {
+    if *v == 0.0 || v.abs() >= 0.01 {
+        let s = format!("{v:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+/// Axis titles of a chart.
+#[derive(Debug, Clone, Copy)]
+pub struct Axes<'a> {
+    /// The x axis.
+    pub x: &'a str,
+    /// The y axis.
+    pub y: &'a str,
+}
+
+/// Draws `series` into a PNG at `path`; `log_y` uses a logarithmic y axis.
 pub fn line_chart(
     path: &Path,
     title: &str,
-    y_label: &str,
+    axes: Axes<'_>,
     series: &[Series],
     log_y: bool,
 ) -> Result<()> {
@@ -101,8 +121,10 @@ pub fn line_chart(
             if text {
                 chart
                     .configure_mesh()
-                    .x_desc("epoch")
-                    .y_desc(y_label)
+                    .x_desc(axes.x)
+                    .y_desc(axes.y)
+                    .x_label_formatter(&tick)
+                    .y_label_formatter(&tick)
                     .draw()
                     .map_err(|e| err(e.to_string()))?;
             } else {
@@ -176,7 +198,10 @@ pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
     line_chart(
         &loss,
         &format!("{}: training cost per epoch", summary.experiment),
-        "cost",
+        Axes {
+            x: "epoch",
+            y: "cost",
+        },
         &[cost],
         false,
     )?;
@@ -200,7 +225,10 @@ pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
             "{}: mean weight-gradient norm per layer",
             summary.experiment
         ),
-        "||dL/dW|| (log scale)",
+        Axes {
+            x: "epoch",
+            y: "mean ||dL/dW|| (log scale)",
+        },
         &series,
         true,
     )?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use ember_tensor::Cpu;
 
-use crate::charts::{Series, line_chart};
+use crate::charts::{Axes, Series, line_chart};
 use crate::metrics::Summary;
 use crate::{
     DeviceChoice, Experiment, InitScheme, OutputOptions, Result, Resume, TrainConfig, train_on,
@@ -282,33 +282,40 @@ fn draw_comparison(dir: &Path, summaries: &[Summary]) -> Result<Vec<PathBuf>> {
     line_chart(
         &loss,
         "training cost per epoch",
-        "cost (log scale)",
+        Axes {
+            x: "epoch",
+            y: "cost (log scale)",
+        },
         &series,
         true,
     )?;
+    // The vanishing gradient: epoch 1's mean weight-gradient norm of each layer, from the input
+    // (layer 1) to the output, for every run with more than one layer.
     let norms = dir.join("compare_grad_norms.png");
-    let mut series = Vec::new();
-    for s in summaries {
-        for (i, layer) in s.layers.iter().enumerate() {
-            series.push(Series {
-                label: format!("{} {layer}", s.experiment),
-                points: s
-                    .epochs
+    let series: Vec<Series> = summaries
+        .iter()
+        .filter(|s| s.layers.len() > 1)
+        .filter_map(|s| {
+            let first = s.epochs.first()?;
+            Some(Series {
+                label: s.experiment.clone(),
+                points: first
+                    .grad_norms
                     .iter()
-                    .filter_map(|m| m.grad_norms.get(i).map(|&g| (m.epoch as f64, g)))
+                    .enumerate()
+                    .map(|(i, &g)| ((i + 1) as f64, g))
                     .collect(),
-            });
-        }
-    }
-    let relevant: Vec<Series> = series
-        .into_iter()
-        .filter(|s| s.label.starts_with("deep-") || s.label.starts_with("mlp"))
+            })
+        })
         .collect();
     line_chart(
         &norms,
-        "mean weight-gradient norm per layer: ReLU vs sigmoid",
-        "||dL/dW|| (log scale)",
-        &relevant,
+        "epoch 1: mean weight-gradient norm by layer (input → output)",
+        Axes {
+            x: "layer",
+            y: "mean ||dL/dW|| (log scale)",
+        },
+        &series,
         true,
     )?;
     Ok(vec![loss, norms])

@@ -16,3 +16,8 @@ pub fn train_on_gpu(
     }
     Err(Error::Device(reason))
 }
+
+/// The wgpu backend, if this build and this machine have one.
+pub fn gpu_backend() -> Result<ember_tensor::Cpu> {
+    Err(Error::Device("this build has no wgpu backend".into()))
+}

@@ -30,6 +30,7 @@ mod progress;
 mod trainer;
 
 pub use config::{DeviceChoice, TrainConfig};
+pub use device::gpu_backend;
 pub(crate) use error::io_at;
 pub use error::{Error, Result};
 pub use experiment::{Experiment, InitScheme};

@@ -43,6 +43,20 @@ pub struct Summary {
     pub test_accuracy: f64,
     /// The run directory.
     pub run_dir: String,
+    /// Peak resident set size of the process so far, in MiB (Linux; 0 elsewhere).
+    #[serde(default)]
+    pub peak_rss_mib: f64,
+}
+
+/// Peak resident set size of this process in MiB, from `/proc/self/status` (0 if unknown).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 /// `metrics.csv`: one row per epoch.

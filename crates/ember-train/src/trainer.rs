@@ -128,6 +128,7 @@ pub fn train_on<B: Backend>(
         epochs: history.clone(),
         test_accuracy: history.last().map_or(0.0, |m| m.test_accuracy),
         run_dir: run_dir.display().to_string(),
+        peak_rss_mib: 0.0,
     };
 
     let loader = DataLoader::new(&data.train, config.batch_size)?
@@ -174,6 +175,7 @@ pub fn train_on<B: Backend>(
         last_checkpoint = path.display().to_string();
         summary.epochs = history.clone();
         summary.test_accuracy = test_accuracy;
+        summary.peak_rss_mib = crate::metrics::peak_rss_mib();
         crate::metrics::write_files(&run_dir, &summary)?;
     }
     ember_nn::state_dict::save_module(&model, run_dir.join(checkpoint::MODEL_FILE))?;

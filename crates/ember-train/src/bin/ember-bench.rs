@@ -18,7 +18,23 @@ const SAMPLES: usize = 60_000;
 const BATCH: usize = 100;
 
 fn main() -> ExitCode {
-    match run() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let device = match args.as_slice() {
+        [] => "cpu",
+        [flag, value] if flag == "--device" => value.as_str(),
+        _ => {
+            eprintln!("usage: ember-bench [--device cpu|wgpu]");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match device {
+        "cpu" => run(&Cpu),
+        "wgpu" => ember_train::gpu_backend()
+            .map_err(|e| e.into())
+            .and_then(|gpu| run(&gpu)),
+        other => Err(format!("unknown device `{other}`; choose cpu or wgpu").into()),
+    };
+    match result {
         Ok(report) => {
             println!("{report}");
             ExitCode::SUCCESS
@@ -111,22 +127,31 @@ fn step_gemms(widths: &[usize]) -> Vec<Shape> {
     shapes
 }
 
-fn gemm_seconds(shapes: &[Shape], repeats: usize) -> Result<f64, Box<dyn std::error::Error>> {
+fn gemm_seconds<B: Backend>(
+    backend: &B,
+    shapes: &[Shape],
+    repeats: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let mut rng = seeded_rng(2);
-    let operands: Vec<(Tensor<Cpu>, Tensor<Cpu>)> = shapes
+    let operands: Vec<(Tensor<B>, Tensor<B>)> = shapes
         .iter()
         .map(|s| {
             Ok((
-                Tensor::randn(s.a, 0.0, 1.0, &mut rng, &Cpu)?,
-                Tensor::randn(s.b, 0.0, 1.0, &mut rng, &Cpu)?,
+                Tensor::randn(s.a, 0.0, 1.0, &mut rng, backend)?,
+                Tensor::randn(s.b, 0.0, 1.0, &mut rng, backend)?,
             ))
         })
         .collect::<Result<_, ember_tensor::Error>>()?;
     Ok(median_seconds(5, || {
+        let mut last = None;
         for _ in 0..repeats {
             for (s, (a, b)) in shapes.iter().zip(&operands) {
-                let _ = a.matmul_t(b, s.trans_a, s.trans_b);
+                last = a.matmul_t(b, s.trans_a, s.trans_b).ok();
             }
+        }
+        // Wait for the device: a download forces all recorded work to finish.
+        if let Some(t) = last {
+            let _ = t.to_vec();
         }
     }))
 }
@@ -186,12 +211,13 @@ fn time_epoch<B: Backend>(
     })
 }
 
-fn run() -> Result<String, Box<dyn std::error::Error>> {
+fn run<B: Backend>(backend: &B) -> Result<String, Box<dyn std::error::Error>> {
     let data = synthetic()?;
     let steps = SAMPLES / BATCH;
     let mut out = String::new();
     out.push_str(&format!(
-        "Measured on {} logical CPUs; {} samples, batch {BATCH}, Adam; synthetic pixels.\n\n",
+        "Device `{}`, {} logical CPUs; {} samples, batch {BATCH}, Adam; synthetic pixels.\n\n",
+        backend.name(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         SAMPLES
     ));
@@ -236,16 +262,16 @@ fn run() -> Result<String, Box<dyn std::error::Error>> {
     ];
     for s in named {
         let reps = if s.a[0] == 1024 { 3 } else { 50 };
-        let secs = gemm_seconds(std::slice::from_ref(&s), reps)? / reps as f64;
+        let secs = gemm_seconds(backend, std::slice::from_ref(&s), reps)? / reps as f64;
         out.push_str(&format!("| {} | {:.1} |\n", s.name, s.flops() / secs / 1e9));
     }
 
     out.push_str("\n## Epochs\n\n| experiment | epoch (s) | samples/s | forward (s) | backward (s) | optimizer (s) | GEMM-only (s) | epoch / GEMM | first cost |\n|---|---|---|---|---|---|---|---|---|\n");
     for experiment in [Experiment::Mlp, Experiment::Softmax] {
         // Warm-up epoch, then the measured one.
-        time_epoch(&Cpu, experiment, &data)?;
-        let t = time_epoch(&Cpu, experiment, &data)?;
-        let gemm = gemm_seconds(&step_gemms(experiment.widths()), steps)?;
+        time_epoch(backend, experiment, &data)?;
+        let t = time_epoch(backend, experiment, &data)?;
+        let gemm = gemm_seconds(backend, &step_gemms(experiment.widths()), steps)?;
         out.push_str(&format!(
             "| `{}` | {:.3} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.4} |\n",
             experiment.name(),
