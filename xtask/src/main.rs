@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod conformance;
 
 const USAGE: &str = "usage: cargo xtask <ci | train [ARGS] | compare [ARGS] | download [ARGS] | bench | conformance>";
 
@@ -121,5 +122,5 @@ fn trainer(args: &[String]) -> Result<(), String> {
 }
 
 fn conformance() -> Result<(), String> {
-    Err("the conformance suite needs the wgpu backend, which this build does not have yet".into())
+    conformance::run()
 }

@@ -1,23 +1,34 @@
 //! Picking the GPU backend.
 
+use ember_tensor::{Backend, Cpu};
+use ember_wgpu::Wgpu;
+
 use crate::{DeviceChoice, Error, OutputOptions, Result, Resume, TrainConfig, metrics::Summary};
 
-/// Trains on the wgpu backend; with `--device auto` and no adapter, on the CPU after a notice.
+/// The wgpu backend on the preferred adapter (`WGPU_BACKEND` narrows the choice), or an error
+/// carrying wgpu's explanation of why there is none.
+pub fn gpu_backend() -> Result<Wgpu> {
+    Wgpu::new().map_err(|e| Error::Device(e.to_string()))
+}
+
+/// Trains on the wgpu backend; with `--device auto` and no adapter, on the CPU after a one-line
+/// notice.
 pub fn train_on_gpu(
-    mut config: TrainConfig,
+    config: TrainConfig,
     resume: Option<&Resume>,
     output: OutputOptions,
 ) -> Result<Summary> {
-    let reason = "this build has no wgpu backend".to_string();
-    if config.device == DeviceChoice::Auto {
-        eprintln!("note: no GPU ({reason}); training on the CPU");
-        config.device = DeviceChoice::Cpu;
-        return crate::train_on(&ember_tensor::Cpu, config, resume, output);
+    match gpu_backend() {
+        Ok(gpu) => {
+            if !output.quiet && !output.json {
+                eprintln!("device: {}", gpu.name());
+            }
+            crate::train_on(&gpu, config, resume, output)
+        }
+        Err(e) if config.device == DeviceChoice::Auto => {
+            eprintln!("note: no GPU available ({e}); training on the CPU");
+            crate::train_on(&Cpu, config, resume, output)
+        }
+        Err(e) => Err(e),
     }
-    Err(Error::Device(reason))
-}
-
-/// The wgpu backend, if this build and this machine have one.
-pub fn gpu_backend() -> Result<ember_tensor::Cpu> {
-    Err(Error::Device("this build has no wgpu backend".into()))
 }

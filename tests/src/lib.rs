@@ -1,0 +1,3 @@
+//! Shared helpers of the workspace-level tests.
+
+pub mod conformance;
