@@ -1,4 +1,6 @@
-//! Matrix products through ndarray's GEMM (`general_mat_mul`, backed by `matrixmultiply`).
+//! Matrix products through ndarray's GEMM (`general_mat_mul`, backed by `matrixmultiply`'s
+//! single-threaded AVX-512 kernels: on the training shapes one thread was as fast as two, and
+//! twice as fast for `softmax`'s small products; see `docs/BENCHMARKS.md`).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
