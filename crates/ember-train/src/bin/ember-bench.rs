@@ -291,7 +291,7 @@ fn run<B: Backend>(backend: &B, samples: usize) -> Result<String, Box<dyn std::e
         "\n## Epochs\n\nOne epoch = {steps} steps of {BATCH}; forward/backward/optimizer are host-side times \
          (on a GPU, recorded work may finish later).\n\n"
     ));
-    out.push_str("| experiment | epoch (s) | samples/s | forward (s) | backward (s) | optimizer (s) | GEMM-only (s) | epoch / GEMM | first cost |\n|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| experiment | epoch (s) | step (ms) | samples/s | forward (s) | backward (s) | optimizer (s) | GEMM-only (s) | epoch / GEMM | first cost |\n|---|---|---|---|---|---|---|---|---|---|\n");
     let mut targets = String::new();
     for experiment in [Experiment::Mlp, Experiment::Softmax] {
         // Warm-up epoch, then the measured one.
@@ -314,9 +314,10 @@ fn run<B: Backend>(backend: &B, samples: usize) -> Result<String, Box<dyn std::e
             ));
         }
         out.push_str(&format!(
-            "| `{}` | {:.3} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.4} |\n",
+            "| `{}` | {:.3} | {:.2} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.4} |\n",
             experiment.name(),
             t.seconds,
+            t.seconds * 1e3 / steps as f64,
             samples as f64 / t.seconds,
             t.forward,
             t.backward,
