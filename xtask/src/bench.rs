@@ -4,13 +4,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::{root, run_command};
-
-fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root());
-    cmd
-}
+use crate::{cargo, root, run_command};
 
 fn output_of(mut cmd: Command) -> Result<String, String> {
     let shown = format!("{cmd:?}");

@@ -57,7 +57,8 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn cargo() -> Command {
+/// `cargo` (the one running this xtask), started in the workspace root.
+pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
     cmd
@@ -111,14 +112,7 @@ fn trainer(args: &[String]) -> Result<(), String> {
     run_command(build)?;
     let mut train = Command::new(root().join("target/release/ember-train"));
     train.current_dir(root()).args(args);
-    let status = train
-        .status()
-        .map_err(|e| format!("cannot start ember-train: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("ember-train exited with {status}"))
-    }
+    run_command(train)
 }
 
 fn conformance() -> Result<(), String> {

@@ -123,14 +123,6 @@ impl Default for AdamConfig {
     }
 }
 
-fn adam_buffers(amsgrad: bool) -> Vec<&'static str> {
-    let mut names = vec!["exp_avg", "exp_avg_sq"];
-    if amsgrad {
-        names.push("max_exp_avg_sq");
-    }
-    names
-}
-
 fn validate_adam(name: &'static str, lr: f32, betas: (f32, f32), eps: f32, wd: f32) -> Result<()> {
     check_range(name, "lr", lr, lr >= 0.0, "must be >= 0")?;
     check_range(name, "eps", eps, eps >= 0.0, "must be >= 0")?;
@@ -149,34 +141,6 @@ fn validate_adam(name: &'static str, lr: f32, betas: (f32, f32), eps: f32, wd: f
         "must be in [0, 1)",
     )?;
     check_range(name, "weight_decay", wd, wd >= 0.0, "must be >= 0")
-}
-
-impl UpdateRule for AdamConfig {
-    const NAME: &'static str = "Adam";
-    fn buffer_names(&self) -> Vec<&'static str> {
-        adam_buffers(self.amsgrad)
-    }
-    fn update(&self, step: u64) -> OptimizerUpdate {
-        OptimizerUpdate::Adam {
-            lr: self.lr,
-            beta1: self.betas.0,
-            beta2: self.betas.1,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            decoupled: false,
-            amsgrad: self.amsgrad,
-            step,
-        }
-    }
-    fn validate(&self) -> Result<()> {
-        validate_adam("Adam", self.lr, self.betas, self.eps, self.weight_decay)
-    }
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
 }
 
 /// Hyperparameters of [`AdamW`] (PyTorch's defaults: weight decay 0.01).
@@ -206,33 +170,46 @@ impl Default for AdamWConfig {
     }
 }
 
-impl UpdateRule for AdamWConfig {
-    const NAME: &'static str = "AdamW";
-    fn buffer_names(&self) -> Vec<&'static str> {
-        adam_buffers(self.amsgrad)
-    }
-    fn update(&self, step: u64) -> OptimizerUpdate {
-        OptimizerUpdate::Adam {
-            lr: self.lr,
-            beta1: self.betas.0,
-            beta2: self.betas.1,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            decoupled: true,
-            amsgrad: self.amsgrad,
-            step,
+/// `UpdateRule` of an Adam-family configuration (fields `lr`, `betas`, `eps`, `weight_decay`,
+/// `amsgrad`); `decoupled` selects AdamW's weight decay.
+macro_rules! adam_update_rule {
+    ($config:ty, $name:literal, decoupled = $decoupled:expr) => {
+        impl UpdateRule for $config {
+            const NAME: &'static str = $name;
+            fn buffer_names(&self) -> Vec<&'static str> {
+                let mut names = vec!["exp_avg", "exp_avg_sq"];
+                if self.amsgrad {
+                    names.push("max_exp_avg_sq");
+                }
+                names
+            }
+            fn update(&self, step: u64) -> OptimizerUpdate {
+                OptimizerUpdate::Adam {
+                    lr: self.lr,
+                    beta1: self.betas.0,
+                    beta2: self.betas.1,
+                    eps: self.eps,
+                    weight_decay: self.weight_decay,
+                    decoupled: $decoupled,
+                    amsgrad: self.amsgrad,
+                    step,
+                }
+            }
+            fn validate(&self) -> Result<()> {
+                validate_adam($name, self.lr, self.betas, self.eps, self.weight_decay)
+            }
+            fn lr(&self) -> f32 {
+                self.lr
+            }
+            fn set_lr(&mut self, lr: f32) {
+                self.lr = lr;
+            }
         }
-    }
-    fn validate(&self) -> Result<()> {
-        validate_adam("AdamW", self.lr, self.betas, self.eps, self.weight_decay)
-    }
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
+    };
 }
+
+adam_update_rule!(AdamConfig, "Adam", decoupled = false);
+adam_update_rule!(AdamWConfig, "AdamW", decoupled = true);
 
 /// Hyperparameters of [`RmsProp`] (PyTorch's defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]

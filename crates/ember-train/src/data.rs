@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ember_data::mnist::locate_file;
 use ember_data::{
     DatasetKind, DownloadOptions, IMAGE_BYTES, InMemoryDataset, MnistData, Split, download_dataset,
 };
@@ -9,7 +10,7 @@ use ember_data::{
 use crate::Result;
 
 /// Where Debian's `dataset-fashion-mnist` package puts its files.
-pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+pub use ember_data::download::DEBIAN_FASHION_MNIST_DIR as DEBIAN_FASHION_MNIST;
 
 /// The training and test splits of a data set.
 pub struct TrainingData {
@@ -21,11 +22,11 @@ pub struct TrainingData {
     pub dir: PathBuf,
 }
 
-fn has_files(dir: &Path) -> bool {
+fn has_files(kind: DatasetKind, dir: &Path) -> bool {
     Split::ALL.iter().all(|s| {
         [s.images_file(), s.labels_file()]
-            .iter()
-            .all(|f| dir.join(f).exists() || dir.join(format!("{f}.gz")).exists())
+            .into_iter()
+            .all(|f| locate_file(kind, dir, f).is_ok())
     })
 }
 
@@ -37,10 +38,10 @@ pub fn locate(kind: DatasetKind, data_dir: Option<&Path>, progress: bool) -> Res
         return Ok(dir.to_path_buf());
     }
     let local = PathBuf::from("data").join(kind.name());
-    if has_files(&local) {
+    if has_files(kind, &local) {
         return Ok(local);
     }
-    if kind == DatasetKind::FashionMnist && has_files(Path::new(DEBIAN_FASHION_MNIST)) {
+    if kind == DatasetKind::FashionMnist && has_files(kind, Path::new(DEBIAN_FASHION_MNIST)) {
         return Ok(PathBuf::from(DEBIAN_FASHION_MNIST));
     }
     download_dataset(

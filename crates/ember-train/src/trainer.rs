@@ -104,7 +104,7 @@ pub fn train_on<B: Backend>(
         .unwrap_or_else(|| default_run_dir(&config));
     std::fs::create_dir_all(&run_dir).map_err(io_at(&run_dir))?;
 
-    let (mut history, first_epoch) = match &resumed {
+    let (history, first_epoch) = match &resumed {
         Some((dict, r)) => {
             checkpoint::restore(dict, &model, &mut optimizer)?;
             optimizer.set_lr(config.lr);
@@ -125,8 +125,8 @@ pub fn train_on<B: Backend>(
         config: config.clone(),
         parameters: model.num_parameters(),
         layers,
-        epochs: history.clone(),
         test_accuracy: history.last().map_or(0.0, |m| m.test_accuracy),
+        epochs: history,
         run_dir: run_dir.display().to_string(),
         peak_rss_mib: 0.0,
     };
@@ -170,10 +170,16 @@ pub fn train_on<B: Backend>(
             writeln!(stdout, "Epoch: {epoch:04} cost = {cost:.9}")
                 .map_err(io_at(Path::new("<stdout>")))?;
         }
-        history.push(metrics);
-        let path = checkpoint::save(&run_dir, &model, &optimizer, &config, epoch, &history)?;
+        summary.epochs.push(metrics);
+        let path = checkpoint::save(
+            &run_dir,
+            &model,
+            &optimizer,
+            &config,
+            epoch,
+            &summary.epochs,
+        )?;
         last_checkpoint = path.display().to_string();
-        summary.epochs = history.clone();
         summary.test_accuracy = test_accuracy;
         summary.peak_rss_mib = crate::metrics::peak_rss_mib();
         crate::metrics::write_files(&run_dir, &summary)?;

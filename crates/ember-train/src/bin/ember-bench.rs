@@ -58,14 +58,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Peak resident set size of this process (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 /// Synthetic data of Fashion-MNIST's size (the timings do not depend on pixel values).
 fn synthetic(samples: usize) -> Result<InMemoryDataset, Box<dyn std::error::Error>> {
     let mut rng = seeded_rng(1);
@@ -331,7 +323,8 @@ fn run<B: Backend>(backend: &B, samples: usize) -> Result<String, Box<dyn std::e
         out.push_str("\n## Targets\n\n| target | measured | verdict |\n|---|---|---|\n");
         out.push_str(&targets);
     }
-    if let Some(rss) = peak_rss_mib() {
+    let rss = ember_train::metrics::peak_rss_mib();
+    if rss > 0.0 {
         out.push_str(&format!(
             "\nPeak RSS of this benchmark process: {rss:.0} MiB\n"
         ));
