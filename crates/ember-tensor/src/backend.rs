@@ -90,6 +90,14 @@ pub trait Backend: Clone + Debug + Send + Sync + 'static {
         axis: usize,
     ) -> Result<Self::Storage>;
 
+    /// `Σ x²` over all of `x`, as one value: a squared L2 norm (the trainer's gradient norms).
+    /// The default squares, then sums; a backend may override it with a single pass.
+    fn sum_squares(&self, x: &Self::Storage) -> Result<Self::Storage> {
+        let squared = self.unary(UnaryOp::Square, x)?;
+        let len = self.len(&squared);
+        self.reduce(ReduceOp::Sum, &squared, &Shape::new([len]), 0)
+    }
+
     /// Log-softmax of each of `rows` rows of `cols` values, computed stably (max subtracted).
     fn log_softmax(&self, x: &Self::Storage, rows: usize, cols: usize) -> Result<Self::Storage>;
 

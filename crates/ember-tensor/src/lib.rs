@@ -23,7 +23,9 @@
 mod backend;
 mod cpu;
 mod error;
+pub mod gemm;
 pub mod ops;
+pub mod parallel;
 mod rng;
 mod shape;
 mod tensor;

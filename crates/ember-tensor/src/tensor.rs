@@ -439,6 +439,13 @@ impl<B: Backend> Tensor<B> {
         self.reshape([self.numel()])?.sum_axis(0, false)
     }
 
+    /// `Σ x²` over all elements, as a scalar tensor (a squared L2 norm), in one pass where the
+    /// backend can.
+    pub fn sum_squares(&self) -> Result<Self> {
+        let storage = self.backend.sum_squares(&self.storage)?;
+        Ok(self.with(storage, Shape::scalar()))
+    }
+
     /// Mean of all elements, as a scalar tensor.
     pub fn mean_all(&self) -> Result<Self> {
         self.reshape([self.numel()])?.mean_axis(0, false)

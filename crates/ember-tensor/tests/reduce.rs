@@ -221,3 +221,30 @@ fn sum_to_shape_rejects_targets_that_do_not_broadcast_to_self() {
         );
     }
 }
+
+#[test]
+fn sum_squares_is_the_squared_norm() {
+    // 37 elements: two 16-lane chunks and a tail of 5.
+    let values: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) * 0.25).collect();
+    let x = Tensor::from_vec(values.clone(), [37], &Cpu).expect("tensor");
+    let expected: f32 = values.iter().map(|v| v * v).sum();
+    let fused = x.sum_squares().expect("sum_squares");
+    assert_eq!(fused.shape().dims(), &[] as &[usize]);
+    let got = fused.to_scalar().expect("scalar");
+    assert!(
+        (got - expected).abs() <= 1e-5 * expected,
+        "{got} vs {expected}"
+    );
+    let two_pass = x.square().expect("square").sum_all().expect("sum");
+    let two_pass = two_pass.to_scalar().expect("scalar");
+    assert!((got - two_pass).abs() <= 1e-5 * expected);
+    let empty = Tensor::from_vec(Vec::new(), [0], &Cpu).expect("empty");
+    assert_eq!(
+        empty
+            .sum_squares()
+            .expect("sum")
+            .to_scalar()
+            .expect("scalar"),
+        0.0
+    );
+}

@@ -237,7 +237,7 @@ fn train_epoch<B: Backend>(
         cost.backward()?;
         for (w, sum) in weights.iter().zip(norm_sums.iter_mut()) {
             if let Some(g) = w.grad() {
-                let norm = g.square()?.sum_all()?.sqrt()?;
+                let norm = g.sum_squares()?.sqrt()?;
                 *sum = Some(match sum.take() {
                     Some(s) => s.add(&norm)?,
                     None => norm,

@@ -75,6 +75,10 @@ impl Backend for Cpu {
         elementwise::binary(op, a, a_shape, b, b_shape, out)
     }
 
+    fn sum_squares(&self, x: &CpuStorage) -> Result<CpuStorage> {
+        Ok(ArcArray1::from(vec![reduce::sum_squares(x)]))
+    }
+
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
         matmul::matmul(a, b, dims)
     }

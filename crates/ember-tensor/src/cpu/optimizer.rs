@@ -30,14 +30,45 @@ pub(super) fn update(
     }
     let grad = grad.as_slice().unwrap_or(&[]);
     let param = param.as_slice_mut().unwrap_or(&mut []);
-    let mut slots: Vec<&mut [f32]> = state
+    let slots: Vec<&mut [f32]> = state
         .iter_mut()
         .map(|s| s.as_slice_mut().unwrap_or(&mut []))
         .collect();
+    apply_split(update, param, grad, slots);
+    Ok(())
+}
+
+/// Parameters at least this long are updated half on each thread (element-wise, so the result
+/// is the same bits either way).
+const PARALLEL_MIN_LEN: usize = 1 << 15;
+
+fn apply_split(
+    update: &OptimizerUpdate,
+    param: &mut [f32],
+    grad: &[f32],
+    mut slots: Vec<&mut [f32]>,
+) {
+    if param.len() < PARALLEL_MIN_LEN {
+        apply(update, param, grad, &mut slots);
+        return;
+    }
+    // Split on a cache-line boundary so the threads never share a line.
+    let mid = (param.len() / 2).next_multiple_of(16);
+    let (param_lo, param_hi) = param.split_at_mut(mid);
+    let (grad_lo, grad_hi) = grad.split_at(mid);
+    let (mut slots_lo, mut slots_hi): (Vec<_>, Vec<_>) =
+        slots.into_iter().map(|s| s.split_at_mut(mid)).unzip();
+    crate::parallel::join(
+        || apply(update, param_lo, grad_lo, &mut slots_lo),
+        || apply(update, param_hi, grad_hi, &mut slots_hi),
+    );
+}
+
+fn apply(update: &OptimizerUpdate, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
     match *update {
         OptimizerUpdate::Sgd { .. } => {
             let k = SgdStep::new(update);
-            match slots.as_mut_slice() {
+            match slots {
                 [buf] => zip2(param, grad, buf, |p, g, b| k.apply(p, g, Some(b))),
                 _ => param
                     .iter_mut()
@@ -47,7 +78,7 @@ pub(super) fn update(
         }
         OptimizerUpdate::Adam { .. } => {
             let k = AdamStep::new(update);
-            match slots.as_mut_slice() {
+            match slots {
                 [m, v] => zip3(param, grad, m, v, |p, g, m, v| k.apply(p, g, m, v, None)),
                 [m, v, vmax] => {
                     for ((((p, &g), m), v), vmax) in param
@@ -67,7 +98,7 @@ pub(super) fn update(
             momentum, centered, ..
         } => {
             let k = RmsPropStep::new(update);
-            match (slots.as_mut_slice(), momentum != 0.0, centered) {
+            match (slots, momentum != 0.0, centered) {
                 ([sq], _, _) => zip2(param, grad, sq, |p, g, s| k.apply(p, g, s, None, None)),
                 ([sq, buf], true, false) => zip3(param, grad, sq, buf, |p, g, s, b| {
                     k.apply(p, g, s, Some(b), None)
@@ -91,12 +122,11 @@ pub(super) fn update(
         }
         OptimizerUpdate::Adagrad { .. } => {
             let k = AdagradStep::new(update);
-            if let [sum] = slots.as_mut_slice() {
+            if let [sum] = slots {
                 zip2(param, grad, sum, |p, g, s| k.apply(p, g, s));
             }
         }
     }
-    Ok(())
 }
 
 #[inline(always)]

@@ -28,3 +28,24 @@ pub(super) fn reduce(
         reduced.iter().copied().collect::<Vec<f32>>(),
     ))
 }
+
+/// `Σ x²` in one pass without a temporary: 16 running sums (one zmm, or two ymm, of lanes),
+/// combined at the end; the order is fixed, so the result is too.
+pub(super) fn sum_squares(x: &CpuStorage) -> f32 {
+    const LANES: usize = 16;
+    let mut lanes = [0.0f32; LANES];
+    let mut tail = 0.0f32;
+    match x.as_slice() {
+        Some(values) => {
+            let chunks = values.chunks_exact(LANES);
+            tail = chunks.remainder().iter().map(|v| v * v).sum();
+            for chunk in chunks {
+                for (lane, v) in lanes.iter_mut().zip(chunk) {
+                    *lane += v * v;
+                }
+            }
+        }
+        None => x.iter().for_each(|v| tail += v * v),
+    }
+    lanes.iter().sum::<f32>() + tail
+}

@@ -1,0 +1,218 @@
+//! Single-precision GEMM for the CPU backend: `C = A·B` with any strides on `A` and `B`.
+//!
+//! On x86-64 CPUs with AVX-512 a packed, register-blocked kernel runs (12×32 micro-tiles held
+//! in 24 zmm accumulators, see [`avx512`]) on up to two threads, which claim 32-column strips of
+//! `C` one at a time; elsewhere `matrixmultiply` does the work. Every element of `C` is summed
+//! over `k` in the same order whatever thread computes it, so results are bit-identical from run
+//! to run. Why a
+//! kernel of our own: `docs/BENCHMARKS.md` ("Choosing the GEMM engine") has the measurements.
+//!
+//! ```
+//! use ember_tensor::gemm::{MatRef, gemm};
+//!
+//! // A is 2×3, B is stored as the 2×3 matrix Bᵀ, so C = A·B is 2×2.
+//! let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+//! let bt = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0];
+//! let mut c = [0.0; 4];
+//! gemm(MatRef::row_major(&a, 2, 3)?, MatRef::row_major(&bt, 2, 3)?.t(), &mut c)?;
+//! assert_eq!(c, [4.0, 2.0, 10.0, 5.0]);
+//! # Ok::<(), ember_tensor::Error>(())
+//! ```
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+
+use std::mem::MaybeUninit;
+
+use crate::parallel;
+use crate::{Error, Result};
+
+/// A read-only strided matrix: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// A view of `data` with the given strides; fails if an element would lie outside `data`.
+    pub fn new(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<Self> {
+        let last = if rows == 0 || cols == 0 {
+            None
+        } else {
+            (rows - 1)
+                .checked_mul(row_stride)
+                .zip((cols - 1).checked_mul(col_stride))
+                .and_then(|(r, c)| r.checked_add(c))
+        };
+        match last {
+            Some(last) if last >= data.len() => Err(Error::Device {
+                op: "gemm",
+                message: format!(
+                    "a {rows}×{cols} view with strides ({row_stride}, {col_stride}) reaches \
+                     element {last} of {}",
+                    data.len()
+                ),
+            }),
+            None if rows != 0 && cols != 0 => Err(Error::Device {
+                op: "gemm",
+                message: format!("a {rows}×{cols} view overflows the address space"),
+            }),
+            _ => Ok(Self {
+                data,
+                rows,
+                cols,
+                row_stride,
+                col_stride,
+            }),
+        }
+    }
+
+    /// A dense row-major `rows × cols` view.
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Result<Self> {
+        Self::new(data, rows, cols, cols, 1)
+    }
+
+    /// The transposed view (no data moves).
+    pub fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.row_stride + j * self.col_stride]
+    }
+}
+
+/// Products smaller than this many multiply-adds run on one thread: below it, handing half to
+/// the second thread costs more than it saves (measured on the `softmax` shapes).
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// `C = A·B`, with `C` dense row-major (`a.rows() × b.cols()`); `C`'s old contents are ignored.
+pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) -> Result<()> {
+    // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and `gemm_uninit` only writes
+    // initialised floats, so `c` stays initialised.
+    let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
+    gemm_uninit(a, b, c)
+}
+
+/// [`gemm`] into uninitialised memory (a fresh output buffer need not be zeroed first): every
+/// element of `C` is written on success.
+pub fn gemm_uninit(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> Result<()> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if b.rows != k || c.len() != m * n {
+        return Err(Error::Device {
+            op: "gemm",
+            message: format!(
+                "cannot multiply {m}×{k} by {}×{n} into {} elements",
+                b.rows,
+                c.len()
+            ),
+        });
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        c.fill(MaybeUninit::new(0.0));
+        return Ok(());
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        gemm_avx512(a, b, c);
+        return Ok(());
+    }
+    fallback(a, b, c);
+    Ok(())
+}
+
+/// The AVX-512 kernel, on both threads when the product is large enough.
+#[cfg(target_arch = "x86_64")]
+fn gemm_avx512(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    // The kernel reads A in place along one unit stride; any other view is copied first.
+    let contiguous: Vec<f32>;
+    let a = if a.row_stride == 1 || a.col_stride == 1 {
+        a
+    } else {
+        contiguous = (0..m * k).map(|idx| a.at(idx / k, idx % k)).collect();
+        MatRef {
+            data: &contiguous,
+            rows: m,
+            cols: k,
+            row_stride: k,
+            col_stride: 1,
+        }
+    };
+    // SAFETY: AVX-512F is available (checked by the caller), A has a unit stride, the shapes
+    // were checked by `gemm_uninit`, and `c` is the dense m×n output borrowed until we return.
+    let strips = unsafe { avx512::Strips::new(a, b, c.as_mut_ptr().cast()) };
+    if m * n * k >= PARALLEL_MIN_MACS && strips.count() >= 2 {
+        parallel::join(|| strips.work(), || strips.work());
+    } else {
+        strips.work();
+    }
+}
+
+/// Non-AVX-512 CPUs: `matrixmultiply`, single-threaded (with β = 0 it never reads `C`).
+fn fallback(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let stride = |s: usize| isize::try_from(s).unwrap_or(isize::MAX);
+    // SAFETY: `MatRef::new` checked that every (i, j) of A and B lies inside its slice, and C is
+    // a dense m×n buffer (checked by `gemm`).
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.data.as_ptr(),
+            stride(a.row_stride),
+            stride(a.col_stride),
+            b.data.as_ptr(),
+            stride(b.row_stride),
+            stride(b.col_stride),
+            0.0,
+            c.as_mut_ptr().cast(),
+            stride(n),
+            1,
+        );
+    }
+}
+
+/// The reference product (naive triple loop, `k` summed in order): used by the tests.
+pub fn gemm_reference(a: MatRef<'_>, b: MatRef<'_>) -> Vec<f32> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|p| a.at(i, p) * b.at(p, j)).sum();
+        }
+    }
+    c
+}
