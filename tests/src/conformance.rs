@@ -153,6 +153,8 @@ pub enum Op {
     },
     /// `reduce(op, x, shape, axis)`.
     Reduce(ReduceOp),
+    /// `sum_squares(x)`: the squared L2 norm.
+    SumSquares,
     /// `log_softmax`.
     LogSoftmax,
     /// `softmax_cross_entropy`.
@@ -188,6 +190,7 @@ impl Op {
                 if *trans_b { "Bᵀ" } else { "B" }
             ),
             Op::Reduce(op) => op.name().to_string(),
+            Op::SumSquares => "sum_squares".to_string(),
             Op::LogSoftmax => "log_softmax".to_string(),
             Op::SoftmaxCrossEntropy => "softmax_cross_entropy".to_string(),
             Op::SoftmaxCrossEntropyBackward => "softmax_cross_entropy backward".to_string(),
@@ -293,6 +296,16 @@ const BROADCAST_SHAPES: &[(&str, &[usize], &[usize], Values)] = &[
         &[TWO_D_DISPATCH_LEN],
         Values::Seeded,
     ),
+];
+
+/// Lengths of `sum_squares` (the trainer's gradient norms): tails of 16 lanes and the `mlp`'s
+/// first weight.
+const SUM_SQUARES_SHAPES: &[(&str, &[usize], Values)] = &[
+    ("1x1", &[1], Values::Seeded),
+    ("odd", &[17, 33], Values::Seeded),
+    ("odd", &[17, 33], Values::Wide),
+    ("odd", &[17, 33], Values::Zeros),
+    ("weight", &[256, 784], Values::Seeded),
 ];
 
 /// Matrix products `(m, k, n)`, each run with all four transpose combinations.
@@ -645,6 +658,16 @@ pub fn cases() -> Vec<Case> {
         }
     }
 
+    for &(class, dims, values) in SUM_SQUARES_SHAPES {
+        push(
+            Family::Reduce,
+            Op::SumSquares,
+            Layout::Flat(dims.to_vec()),
+            values,
+            class,
+        );
+    }
+
     for &(class, rows, cols, values) in ROW_SHAPES {
         for op in [
             Op::LogSoftmax,
@@ -759,6 +782,7 @@ fn make_inputs(case: &Case) -> Inputs {
         }
         (Op::Matmul { .. }, &Layout::Matmul(m, k, n)) => vec![draw(m * k), draw(k * n)],
         (Op::Reduce(_), Layout::Reduce(dims, _)) => vec![draw(dims.iter().product())],
+        (Op::SumSquares, Layout::Flat(dims)) => vec![draw(dims.iter().product())],
         (Op::LogSoftmax | Op::Argmax, &Layout::Rows(rows, cols)) => vec![draw(rows * cols)],
         (
             Op::SoftmaxCrossEntropy | Op::SoftmaxCrossEntropyBackward | Op::Gather,
@@ -830,6 +854,7 @@ fn execute<B: Backend>(backend: &B, case: &Case, inputs: &Inputs) -> ember_tenso
         (Op::Reduce(op), Layout::Reduce(dims, axis)) => {
             single(backend.reduce(*op, &up(0)?, &Shape::from(dims.as_slice()), *axis))
         }
+        (Op::SumSquares, _) => single(backend.sum_squares(&up(0)?)),
         (Op::LogSoftmax, &Layout::Rows(rows, cols)) => {
             single(backend.log_softmax(&up(0)?, rows, cols))
         }
@@ -879,6 +904,8 @@ fn tolerance(case: &Case, inputs: &Inputs) -> Tolerance {
         Op::Scalar(op, _) => op.tolerance(),
         Op::Binary(op) => op.tolerance(),
         Op::Reduce(op) => op.tolerance(),
+        // One value summed in another order (the CPU keeps 16 running sums).
+        Op::SumSquares => Tolerance::new(1e-6, 1e-4),
         Op::Matmul { .. } => {
             let k = match case.layout {
                 Layout::Matmul(_, k, _) => k,

@@ -219,6 +219,29 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
     }
 }
 
+/// How many samples ahead [`fill_batch_from`] asks for the next image.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Starts fetching the image at `index` into the cache. A shuffled epoch reads a 47 MB data set
+/// in random order, which the hardware prefetcher cannot follow: without this, waiting for
+/// memory made filling a batch as slow as the `softmax` model's GEMMs.
+#[inline]
+fn prefetch_image(images: &[u8], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let pixels = index
+            .checked_mul(IMAGE_BYTES)
+            .and_then(|start| images.get(start..start.checked_add(IMAGE_BYTES)?));
+        for line in pixels.unwrap_or(&[]).chunks(64) {
+            // SAFETY: a prefetch is only a hint: it never faults and changes no memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (images, index);
+}
+
 /// Converts the samples at `indices` of `dataset` into `batch`.
 fn fill_batch_from<D: Dataset + ?Sized>(
     dataset: &D,
@@ -229,7 +252,13 @@ fn fill_batch_from<D: Dataset + ?Sized>(
     batch.clear();
     batch.images.reserve(indices.len() * IMAGE_BYTES);
     batch.labels.reserve(indices.len());
-    for &index in indices {
+    for &index in indices.iter().take(PREFETCH_AHEAD) {
+        prefetch_image(images, index);
+    }
+    for (position, &index) in indices.iter().enumerate() {
+        if let Some(&ahead) = indices.get(position + PREFETCH_AHEAD) {
+            prefetch_image(images, ahead);
+        }
         let pixels = index
             .checked_mul(IMAGE_BYTES)
             .and_then(|start| images.get(start..start.checked_add(IMAGE_BYTES)?));

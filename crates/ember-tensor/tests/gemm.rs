@@ -129,3 +129,30 @@ fn bad_views_and_shapes_are_errors() {
     let mut short = vec![0.0; 3];
     assert!(gemm(a, a.t(), &mut short).is_err());
 }
+
+#[test]
+fn every_engine_gives_the_same_product() {
+    use ember_tensor::gemm::{Engine, gemm_with};
+    let (m, k, n) = (100, 300, 70);
+    let a_data = random(m * k, 3);
+    let b_data = random(k * n, 4);
+    let a = view(&a_data, m, k, false);
+    let b = view(&b_data, k, n, true);
+    let expected = gemm_reference(a, b);
+    let mut auto = vec![0.0; m * n];
+    gemm_with(Engine::Auto, a, b, &mut auto).expect("auto");
+    for engine in [Engine::SingleThread, Engine::Matrixmultiply] {
+        let mut c = vec![f32::NAN; m * n];
+        gemm_with(engine, a, b, &mut c).expect("gemm");
+        for (&got, &want) in c.iter().zip(&expected) {
+            assert!(
+                (got - want).abs() <= 4.0 * k as f32 * f32::EPSILON,
+                "{engine:?}"
+            );
+        }
+        if engine == Engine::SingleThread {
+            // Same kernel, same order per element: the thread count changes no bit.
+            assert_eq!(c, auto);
+        }
+    }
+}

@@ -7,8 +7,78 @@ use super::CpuStorage;
 use crate::ops::{BinaryOp, ScalarOp, UnaryOp};
 use crate::{Error, Result, Shape};
 
+/// Calls `$body` with `$op` bound to a constant of each variant, so that every loop over
+/// elements is compiled (and vectorised) for one op instead of matching on it per element.
+macro_rules! for_each_variant {
+    ($op:expr, |$v:ident| $body:expr) => {
+        match $op {
+            UnaryOp::Neg => {
+                const $v: UnaryOp = UnaryOp::Neg;
+                $body
+            }
+            UnaryOp::Exp => {
+                const $v: UnaryOp = UnaryOp::Exp;
+                $body
+            }
+            UnaryOp::Log => {
+                const $v: UnaryOp = UnaryOp::Log;
+                $body
+            }
+            UnaryOp::Relu => {
+                const $v: UnaryOp = UnaryOp::Relu;
+                $body
+            }
+            UnaryOp::Sigmoid => {
+                const $v: UnaryOp = UnaryOp::Sigmoid;
+                $body
+            }
+            UnaryOp::Tanh => {
+                const $v: UnaryOp = UnaryOp::Tanh;
+                $body
+            }
+            UnaryOp::Sqrt => {
+                const $v: UnaryOp = UnaryOp::Sqrt;
+                $body
+            }
+            UnaryOp::Square => {
+                const $v: UnaryOp = UnaryOp::Square;
+                $body
+            }
+        }
+    };
+}
+
+/// [`for_each_variant`] for binary ops.
+macro_rules! for_each_binary {
+    ($op:expr, |$v:ident| $body:expr) => {
+        match $op {
+            BinaryOp::Add => {
+                const $v: BinaryOp = BinaryOp::Add;
+                $body
+            }
+            BinaryOp::Sub => {
+                const $v: BinaryOp = BinaryOp::Sub;
+                $body
+            }
+            BinaryOp::Mul => {
+                const $v: BinaryOp = BinaryOp::Mul;
+                $body
+            }
+            BinaryOp::Div => {
+                const $v: BinaryOp = BinaryOp::Div;
+                $body
+            }
+        }
+    };
+}
+
 pub(super) fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
-    x.map(|&v| op.apply(v)).into_shared()
+    match x.as_slice() {
+        Some(x) => for_each_variant!(op, |OP| {
+            CpuStorage::from(x.iter().map(|&v| OP.apply(v)).collect::<Vec<f32>>())
+        }),
+        None => x.map(|&v| op.apply(v)).into_shared(),
+    }
 }
 
 pub(super) fn unary_backward(
@@ -17,6 +87,17 @@ pub(super) fn unary_backward(
     y: &CpuStorage,
     grad: &CpuStorage,
 ) -> CpuStorage {
+    if let (Some(x), Some(y), Some(g)) = (x.as_slice(), y.as_slice(), grad.as_slice()) {
+        return for_each_variant!(op, |OP| {
+            CpuStorage::from(
+                x.iter()
+                    .zip(y)
+                    .zip(g)
+                    .map(|((&x, &y), &g)| g * OP.derivative(x, y))
+                    .collect::<Vec<f32>>(),
+            )
+        });
+    }
     Zip::from(x)
         .and(y)
         .and(grad)
@@ -38,6 +119,14 @@ pub(super) fn binary(
 ) -> Result<CpuStorage> {
     // Same shapes: one zipped pass.
     if a_shape == b_shape {
+        if let (Some(a), Some(b)) = (a.as_slice(), b.as_slice()) {
+            return Ok(for_each_binary!(op, |OP| CpuStorage::from(
+                a.iter()
+                    .zip(b)
+                    .map(|(&a, &b)| OP.apply(a, b))
+                    .collect::<Vec<f32>>()
+            )));
+        }
         return Ok(Zip::from(a)
             .and(b)
             .map_collect(|&a, &b| op.apply(a, b))
@@ -58,16 +147,16 @@ pub(super) fn binary(
         let cols = out.dims().last().copied().unwrap_or(1);
         if a.len() == n && b.len() == cols && b_shape.numel() == cols && is_row(b_shape, out) {
             let mut data = Vec::with_capacity(n);
-            for row in a_slice.chunks_exact(cols.max(1)) {
-                data.extend(row.iter().zip(b_slice).map(|(&a, &b)| op.apply(a, b)));
-            }
+            for_each_binary!(op, |OP| for row in a_slice.chunks_exact(cols.max(1)) {
+                data.extend(row.iter().zip(b_slice).map(|(&a, &b)| OP.apply(a, b)));
+            });
             return Ok(ArcArray1::from(data));
         }
         if b.len() == n && a.len() == cols && a_shape.numel() == cols && is_row(a_shape, out) {
             let mut data = Vec::with_capacity(n);
-            for row in b_slice.chunks_exact(cols.max(1)) {
-                data.extend(a_slice.iter().zip(row).map(|(&a, &b)| op.apply(a, b)));
-            }
+            for_each_binary!(op, |OP| for row in b_slice.chunks_exact(cols.max(1)) {
+                data.extend(a_slice.iter().zip(row).map(|(&a, &b)| OP.apply(a, b)));
+            });
             return Ok(ArcArray1::from(data));
         }
     }

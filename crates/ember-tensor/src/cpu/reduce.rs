@@ -13,6 +13,19 @@ pub(super) fn reduce(
     shape: &Shape,
     axis: usize,
 ) -> Result<CpuStorage> {
+    let dims = shape.dims();
+    let inner: usize = dims.get(axis + 1..).map_or(1, |d| d.iter().product());
+    if let (ReduceOp::Sum | ReduceOp::Mean, Some(values), true) =
+        (op, x.as_slice(), inner > 1 && values_match(x, shape))
+    {
+        let len = dims[axis];
+        let outer: usize = dims[..axis].iter().product();
+        let mut out = sum_outer_axis(values, outer, len, inner);
+        if op == ReduceOp::Mean {
+            out.iter_mut().for_each(|s| *s /= len as f32);
+        }
+        return Ok(ArcArray1::from(out));
+    }
     let view = dyn_view(x, shape)?;
     let reduced = match op {
         ReduceOp::Sum => view.sum_axis(Axis(axis)),
@@ -27,6 +40,31 @@ pub(super) fn reduce(
     Ok(ArcArray1::from(
         reduced.iter().copied().collect::<Vec<f32>>(),
     ))
+}
+
+fn values_match(x: &CpuStorage, shape: &Shape) -> bool {
+    x.len() == shape.numel()
+}
+
+/// Sum along an axis that is not the innermost (a bias gradient: the rows of a batch): whole
+/// rows are accumulated in axis order, the order ndarray's `sum_axis` uses for such an axis, so
+/// the result is the same bits, without its temporary array per row.
+fn sum_outer_axis(values: &[f32], outer: usize, len: usize, inner: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; outer * inner];
+    if len == 0 {
+        return out;
+    }
+    for (acc, block) in out
+        .chunks_exact_mut(inner)
+        .zip(values.chunks_exact(len * inner))
+    {
+        for row in block.chunks_exact(inner) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+    }
+    out
 }
 
 /// `Σ x²` in one pass without a temporary: 16 running sums (one zmm, or two ymm, of lanes),

@@ -113,17 +113,39 @@ impl<'a> MatRef<'a> {
 /// the second thread costs more than it saves (measured on the `softmax` shapes).
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
+/// Which implementation runs a product. [`gemm`] always uses [`Engine::Auto`]; benchmarks
+/// compare the others in the same run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// The AVX-512 kernel on up to two threads where the CPU has AVX-512, else
+    /// `matrixmultiply`.
+    Auto,
+    /// The AVX-512 kernel (where available) on the calling thread only.
+    SingleThread,
+    /// `matrixmultiply`, single-threaded: the engine Ember used before its own kernel.
+    Matrixmultiply,
+}
+
 /// `C = A·B`, with `C` dense row-major (`a.rows() × b.cols()`); `C`'s old contents are ignored.
 pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) -> Result<()> {
-    // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and `gemm_uninit` only writes
+    gemm_with(Engine::Auto, a, b, c)
+}
+
+/// [`gemm`] on a chosen [`Engine`].
+pub fn gemm_with(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) -> Result<()> {
+    // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and the product only writes
     // initialised floats, so `c` stays initialised.
     let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
-    gemm_uninit(a, b, c)
+    product(engine, a, b, c)
 }
 
 /// [`gemm`] into uninitialised memory (a fresh output buffer need not be zeroed first): every
 /// element of `C` is written on success.
 pub fn gemm_uninit(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> Result<()> {
+    product(Engine::Auto, a, b, c)
+}
+
+fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> Result<()> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.len() != m * n {
         return Err(Error::Device {
@@ -143,17 +165,17 @@ pub fn gemm_uninit(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> 
         return Ok(());
     }
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
-        gemm_avx512(a, b, c);
+    if engine != Engine::Matrixmultiply && avx512::available() {
+        gemm_avx512(a, b, c, engine == Engine::Auto);
         return Ok(());
     }
     fallback(a, b, c);
     Ok(())
 }
 
-/// The AVX-512 kernel, on both threads when the product is large enough.
+/// The AVX-512 kernel, on both threads when allowed and the product is large enough.
 #[cfg(target_arch = "x86_64")]
-fn gemm_avx512(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) {
+fn gemm_avx512(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>], two_threads: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     // The kernel reads A in place along one unit stride; any other view is copied first.
     let contiguous: Vec<f32>;
@@ -172,7 +194,7 @@ fn gemm_avx512(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) {
     // SAFETY: AVX-512F is available (checked by the caller), A has a unit stride, the shapes
     // were checked by `gemm_uninit`, and `c` is the dense m×n output borrowed until we return.
     let strips = unsafe { avx512::Strips::new(a, b, c.as_mut_ptr().cast()) };
-    if m * n * k >= PARALLEL_MIN_MACS && strips.count() >= 2 {
+    if two_threads && m * n * k >= PARALLEL_MIN_MACS && strips.count() >= 2 {
         parallel::join(|| strips.work(), || strips.work());
     } else {
         strips.work();

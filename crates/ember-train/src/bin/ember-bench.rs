@@ -10,19 +10,26 @@ use ember_autodiff::Var;
 use ember_data::{DataLoader, IMAGE_BYTES, InMemoryDataset};
 use ember_nn::{CrossEntropyLoss, Module};
 use ember_optim::{AnyOptimizer, Optimizer};
+use ember_tensor::gemm::{Engine, MatRef, gemm_with};
 use ember_tensor::rand::Rng;
 use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
 use ember_train::{Experiment, InitScheme};
 
 const SAMPLES: usize = 60_000;
+const USAGE: &str = "usage: ember-bench [--device cpu|wgpu] [--samples N] [--epochs-only]";
 const BATCH: usize = 100;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut device = "cpu".to_string();
     let mut samples = None;
+    let mut epochs_only = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--epochs-only" {
+            epochs_only = true;
+            continue;
+        }
         match (flag.as_str(), it.next()) {
             ("--device", Some(value)) => device = value.clone(),
             ("--samples", Some(value)) => match value.parse::<usize>() {
@@ -33,17 +40,17 @@ fn main() -> ExitCode {
                 }
             },
             _ => {
-                eprintln!("usage: ember-bench [--device cpu|wgpu] [--samples N]");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
     let result = match device.as_str() {
-        "cpu" => run(&Cpu, samples.unwrap_or(SAMPLES)),
+        "cpu" => run(&Cpu, samples.unwrap_or(SAMPLES), epochs_only),
         // A software adapter runs at ~1 GFLOP/s: measure 20 steps instead of 600 by default.
         "wgpu" => ember_train::gpu_backend()
             .map_err(|e| e.into())
-            .and_then(|gpu| run(&gpu, samples.unwrap_or(2_000))),
+            .and_then(|gpu| run(&gpu, samples.unwrap_or(2_000), epochs_only)),
         other => Err(format!("unknown device `{other}`; choose cpu or wgpu").into()),
     };
     match result {
@@ -224,18 +231,41 @@ fn time_epoch<B: Backend>(
     })
 }
 
-fn run<B: Backend>(backend: &B, samples: usize) -> Result<String, Box<dyn std::error::Error>> {
+fn run<B: Backend>(
+    backend: &B,
+    samples: usize,
+    epochs_only: bool,
+) -> Result<String, Box<dyn std::error::Error>> {
     let data = synthetic(samples)?;
-    let steps = samples / BATCH;
     let mut out = String::new();
-    out.push_str(&format!(
-        "Device `{}`, {} logical CPUs; {} samples, batch {BATCH}, Adam; synthetic pixels.\n\n",
-        backend.name(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        samples
-    ));
+    if !epochs_only {
+        out.push_str(&format!(
+            "Device `{}`, {} logical CPUs; {} samples, batch {BATCH}, Adam; synthetic pixels.\n\n",
+            backend.name(),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            samples
+        ));
+        out.push_str(&gemm_table(backend)?);
+    }
+    out.push_str(&epochs(backend, &data, samples)?);
+    Ok(out)
+}
 
-    out.push_str("## GEMM throughput (training shapes)\n\n| product | GFLOP/s |\n|---|---|\n");
+/// GEMM throughput on the training shapes. On the CPU, Ember's kernel on two threads and on
+/// one, and `matrixmultiply` on one (the engine it replaced), measured side by side.
+fn gemm_table<B: Backend>(backend: &B) -> Result<String, Box<dyn std::error::Error>> {
+    let cpu = backend.name() == "cpu";
+    let mut out = String::from("## GEMM throughput (training shapes)\n\n");
+    if cpu {
+        out.push_str(
+            "GFLOP/s; the last column is Ember's kernel on two threads over `matrixmultiply` on \
+             one, measured in this run.\n\n\
+             | product | Ember, 2 threads | Ember, 1 thread | matrixmultiply, 1 thread | speed-up |\n\
+             |---|---|---|---|---|\n",
+        );
+    } else {
+        out.push_str("| product | GFLOP/s |\n|---|---|\n");
+    }
     let named = [
         Shape {
             name: "x·W1ᵀ (100×784)·(256×784)ᵀ",
@@ -275,9 +305,60 @@ fn run<B: Backend>(backend: &B, samples: usize) -> Result<String, Box<dyn std::e
     ];
     for s in named {
         let reps = if s.a[0] == 1024 { 3 } else { 50 };
-        let secs = gemm_seconds(backend, std::slice::from_ref(&s), reps)? / reps as f64;
-        out.push_str(&format!("| {} | {:.1} |\n", s.name, s.flops() / secs / 1e9));
+        if cpu {
+            let rates = [Engine::Auto, Engine::SingleThread, Engine::Matrixmultiply]
+                .map(|engine| s.flops() / engine_seconds(&s, engine, reps) / 1e9);
+            out.push_str(&format!(
+                "| {} | {:.1} | {:.1} | {:.1} | {:.2}× |\n",
+                s.name,
+                rates[0],
+                rates[1],
+                rates[2],
+                rates[0] / rates[2]
+            ));
+        } else {
+            let secs = gemm_seconds(backend, std::slice::from_ref(&s), reps)? / reps as f64;
+            out.push_str(&format!("| {} | {:.1} |\n", s.name, s.flops() / secs / 1e9));
+        }
     }
+    Ok(out)
+}
+
+/// Seconds per product of shape `s` on `engine` (median of 5 runs of `reps`), into a reused
+/// output buffer.
+fn engine_seconds(s: &Shape, engine: Engine, reps: usize) -> f64 {
+    let mut rng = seeded_rng(3);
+    let a: Vec<f32> = (0..s.a[0] * s.a[1])
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let b: Vec<f32> = (0..s.b[0] * s.b[1])
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let (Some(a), Some(b)) = (view(&a, s.a, s.trans_a), view(&b, s.b, s.trans_b)) else {
+        return f64::NAN;
+    };
+    let mut c = vec![0.0; a.rows() * b.cols()];
+    median_seconds(5, || {
+        for _ in 0..reps {
+            let _ = gemm_with(engine, a, b, &mut c);
+        }
+    }) / reps as f64
+}
+
+/// A stored `dims` matrix, viewed transposed when `transposed`.
+fn view(data: &[f32], dims: [usize; 2], transposed: bool) -> Option<MatRef<'_>> {
+    let stored = MatRef::row_major(data, dims[0], dims[1]).ok()?;
+    Some(if transposed { stored.t() } else { stored })
+}
+
+/// The epoch table (and the targets it is measured against, for a full-size data set).
+fn epochs<B: Backend>(
+    backend: &B,
+    data: &InMemoryDataset,
+    samples: usize,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let steps = samples / BATCH;
+    let mut out = String::new();
 
     out.push_str(&format!(
         "\n## Epochs\n\nOne epoch = {steps} steps of {BATCH}; forward/backward/optimizer are host-side times \
@@ -287,8 +368,8 @@ fn run<B: Backend>(backend: &B, samples: usize) -> Result<String, Box<dyn std::e
     let mut targets = String::new();
     for experiment in [Experiment::Mlp, Experiment::Softmax] {
         // Warm-up epoch, then the measured one.
-        time_epoch(backend, experiment, &data)?;
-        let t = time_epoch(backend, experiment, &data)?;
+        time_epoch(backend, experiment, data)?;
+        let t = time_epoch(backend, experiment, data)?;
         let gemm = gemm_seconds(backend, &step_gemms(experiment.widths()), steps)?;
         let epoch_target = if experiment == Experiment::Mlp {
             0.45
