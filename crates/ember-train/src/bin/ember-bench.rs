@@ -80,7 +80,7 @@ fn verdict(ratio: f64) -> String {
     if ratio <= 1.0 {
         "met".into()
     } else {
-        format!("missed: {ratio:.1}× the target")
+        format!("missed: {ratio:.2}× the target")
     }
 }
 
