@@ -39,6 +39,12 @@ pub trait Backend: Clone + Debug + Send + Sync + 'static {
     /// Copies host data to a new device buffer.
     fn upload(&self, data: &[f32]) -> Result<Self::Storage>;
 
+    /// Moves host data into a device buffer: [`Backend::upload`] by default; a host backend
+    /// keeps the vector itself instead of copying it (a training batch every step).
+    fn upload_vec(&self, data: Vec<f32>) -> Result<Self::Storage> {
+        self.upload(&data)
+    }
+
     /// Copies a device buffer to the host. The only way device data reaches the host.
     fn download(&self, x: &Self::Storage) -> Result<Vec<f32>>;
 

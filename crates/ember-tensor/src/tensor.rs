@@ -79,9 +79,24 @@ impl<B: Backend> Tensor<B> {
         })
     }
 
-    /// Uploads host data (row-major) as a tensor of `shape`.
+    /// Uploads host data (row-major) as a tensor of `shape`; the CPU backend keeps `data`
+    /// without copying it.
     pub fn from_vec(data: Vec<f32>, shape: impl Into<Shape>, backend: &B) -> Result<Self> {
-        Self::from_slice(&data, shape, backend)
+        let shape = shape.into();
+        if data.len() != shape.numel() {
+            return Err(Error::DataLength {
+                op: "from_vec",
+                expected: shape.numel(),
+                got: data.len(),
+                shape,
+            });
+        }
+        let storage = backend.upload_vec(data)?;
+        Ok(Tensor {
+            storage,
+            shape,
+            backend: backend.clone(),
+        })
     }
 
     /// A scalar tensor (rank 0).

@@ -215,7 +215,7 @@ fn data_length() {
     assert_eq!(
         err,
         Error::DataLength {
-            op: "from_slice",
+            op: "from_vec",
             shape: Shape::from([2, 3]),
             expected: 6,
             got: 5,
@@ -370,5 +370,25 @@ fn optimizer_state() {
     assert!(
         matches!(err, Error::OptimizerState { op: "rmsprop", .. }),
         "{err:?}"
+    );
+}
+
+#[test]
+fn from_vec_keeps_the_values_and_from_slice_names_itself() {
+    let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [2, 3], &Cpu).expect("tensor");
+    assert_eq!(
+        t.to_vec().expect("values"),
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    );
+    let err = Tensor::from_slice(&[1.0; 5], [2, 3], &Cpu).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::DataLength {
+                op: "from_slice",
+                ..
+            }
+        ),
+        "{err}"
     );
 }

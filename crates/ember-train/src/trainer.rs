@@ -229,7 +229,13 @@ fn train_epoch<B: Backend>(
         step += 1;
         labels.clear();
         labels.extend(batch.labels.iter().map(|&l| l as f32));
-        let x = Tensor::from_slice(&batch.images, [batch.len, IMAGE_BYTES], backend)?;
+        // The batch's pixels move into the tensor (no copy on the CPU); the loader allocates
+        // the next batch's.
+        let x = Tensor::from_vec(
+            std::mem::take(&mut batch.images),
+            [batch.len, IMAGE_BYTES],
+            backend,
+        )?;
         let y = Tensor::from_slice(&labels, [batch.len], backend)?;
 
         optimizer.zero_grad();
@@ -289,7 +295,13 @@ pub fn evaluate<B: Backend, D: Dataset>(
     let mut batches = loader.epoch(0);
     let mut correct = 0usize;
     while batches.next_into(&mut batch) {
-        let x = Tensor::from_slice(&batch.images, [batch.len, IMAGE_BYTES], backend)?;
+        // The batch's pixels move into the tensor (no copy on the CPU); the loader allocates
+        // the next batch's.
+        let x = Tensor::from_vec(
+            std::mem::take(&mut batch.images),
+            [batch.len, IMAGE_BYTES],
+            backend,
+        )?;
         let predictions = model
             .forward(&Var::constant(x))?
             .value()

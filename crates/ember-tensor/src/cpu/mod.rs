@@ -37,6 +37,10 @@ impl Backend for Cpu {
         Ok(ArcArray1::from(data.to_vec()))
     }
 
+    fn upload_vec(&self, data: Vec<f32>) -> Result<CpuStorage> {
+        Ok(ArcArray1::from(data))
+    }
+
     fn download(&self, x: &CpuStorage) -> Result<Vec<f32>> {
         Ok(x.to_vec())
     }

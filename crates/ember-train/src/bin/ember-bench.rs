@@ -206,7 +206,13 @@ fn time_epoch<B: Backend>(
         labels.clear();
         labels.extend(batch.labels.iter().map(|&l| l as f32));
         let t0 = Instant::now();
-        let x = Tensor::from_slice(&batch.images, [batch.len, IMAGE_BYTES], backend)?;
+        // The batch's pixels move into the tensor (no copy on the CPU); the loader allocates
+        // the next batch's.
+        let x = Tensor::from_vec(
+            std::mem::take(&mut batch.images),
+            [batch.len, IMAGE_BYTES],
+            backend,
+        )?;
         let y = Tensor::from_slice(&labels, [batch.len], backend)?;
         optimizer.zero_grad();
         let cost = loss_fn.forward(&model.forward(&Var::constant(x))?, &y)?;
