@@ -1,12 +1,13 @@
 //! Fork-join on two threads: the calling thread and one long-lived helper.
 //!
-//! A training step of the seed's MLP hands out about ten tasks of 20–200 µs each, so latency
+//! A training step of the seed's MLP hands out seven tasks of 20–200 µs each, so latency
 //! decides whether a second core pays. The helper spins for [`SPIN`] after each task (the next
-//! one usually arrives within microseconds), then parks; the caller runs its own half meanwhile
-//! and spins for the helper's half, which is the same size. Joining through rayon's global pool
-//! from the trainer's thread (outside the pool) costs two thread wake-ups per join, and its two
-//! spinning workers compete with the trainer's thread for two cores; measured in
-//! `docs/BENCHMARKS.md`.
+//! one usually arrives within microseconds: it parked 6 times in the 4,200 joins of an epoch),
+//! then parks; the caller runs its own half meanwhile and then spins until the helper's is done
+//! (callers size the halves, or share work from a counter, so that this wait is short). Joining
+//! through rayon's global pool from the trainer's thread (outside the pool) costs two thread
+//! wake-ups per join, and its two spinning workers compete with the trainer's thread for two
+//! cores; measured in `docs/BENCHMARKS.md`.
 //!
 //! Only one join at a time uses the helper; a concurrent one (another thread's, or a nested
 //! one) runs both halves on its own thread. `EMBER_THREADS=1` turns the helper off.

@@ -4,8 +4,8 @@
 //! in 24 zmm accumulators, see [`avx512`]) on up to two threads, which claim 32-column strips of
 //! `C` one at a time; elsewhere `matrixmultiply` does the work. Every element of `C` is summed
 //! over `k` in the same order whatever thread computes it, so results are bit-identical from run
-//! to run. Why a
-//! kernel of our own: `docs/BENCHMARKS.md` ("Choosing the GEMM engine") has the measurements.
+//! to run. Why a kernel of our own: `docs/BENCHMARKS.md` ("Choosing the GEMM engine") has the
+//! measurements.
 //!
 //! ```
 //! use ember_tensor::gemm::{MatRef, gemm};
@@ -109,8 +109,9 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// Products smaller than this many multiply-adds run on one thread: below it, handing half to
-/// the second thread costs more than it saves (measured on the `softmax` shapes).
+/// Products smaller than this many multiply-adds (about 10 µs on one core) stay on one thread,
+/// where the hand-off and an unequal last strip would eat most of the gain. A round number, not
+/// a measured optimum: every product of the `mlp` step but the 10-wide last layer is above it.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
 /// Which implementation runs a product. [`gemm`] always uses [`Engine::Auto`]; benchmarks
@@ -192,7 +193,7 @@ fn gemm_avx512(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>], two_thr
         }
     };
     // SAFETY: AVX-512F is available (checked by the caller), A has a unit stride, the shapes
-    // were checked by `gemm_uninit`, and `c` is the dense m×n output borrowed until we return.
+    // were checked by `product`, and `c` is the dense m×n output borrowed until we return.
     let strips = unsafe { avx512::Strips::new(a, b, c.as_mut_ptr().cast()) };
     if two_threads && m * n * k >= PARALLEL_MIN_MACS && strips.count() >= 2 {
         parallel::join(|| strips.work(), || strips.work());
