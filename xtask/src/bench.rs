@@ -83,18 +83,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
     build.args(["build", "--release", "--quiet", "-p", "ember-train"]);
     run_command(build)?;
 
-    let mut bench = Command::new(root().join("target/release/ember-bench"));
-    bench.current_dir(root()).args(["--device", &device]);
-    let report = output_of(bench)?;
+    let ember_bench = || {
+        let mut cmd = Command::new(root().join("target/release/ember-bench"));
+        cmd.current_dir(root()).args(["--device", &device]);
+        cmd
+    };
+    let report = output_of(ember_bench())?;
     // The engine Ember used before its own GEMM kernel, for the same epochs in the same run.
     let reference = if device == "cpu" {
-        let mut bench = Command::new(root().join("target/release/ember-bench"));
-        bench
-            .current_dir(root())
-            .args(["--device", "cpu", "--epochs-only"])
+        let mut cmd = ember_bench();
+        cmd.arg("--epochs-only")
             .env("EMBER_GEMM", "matrixmultiply")
             .env("EMBER_THREADS", "1");
-        Some(output_of(bench)?)
+        Some(output_of(cmd)?)
     } else {
         None
     };

@@ -65,11 +65,11 @@ fn helper() -> Option<&'static Helper> {
         if threads < 2 {
             return None;
         }
-        let (sender, receiver) = std::sync::mpsc::channel::<&'static Helper>();
+        // The helper thread waits for this initialisation to finish, then serves.
         let handle = thread::Builder::new()
             .name("ember-helper".into())
-            .spawn(move || {
-                if let Ok(helper) = receiver.recv() {
+            .spawn(|| {
+                if let Some(helper) = HELPER.wait() {
                     helper.serve();
                 }
             })
@@ -81,7 +81,6 @@ fn helper() -> Option<&'static Helper> {
             task: UnsafeCell::new(None),
             panic: Mutex::new(None),
         }));
-        sender.send(helper).ok()?;
         Some(helper)
     })
 }

@@ -62,18 +62,9 @@ impl<B: Backend> Tensor<B> {
 
     /// Uploads host data (row-major) as a tensor of `shape`.
     pub fn from_slice(data: &[f32], shape: impl Into<Shape>, backend: &B) -> Result<Self> {
-        let shape = shape.into();
-        if data.len() != shape.numel() {
-            return Err(Error::DataLength {
-                op: "from_slice",
-                expected: shape.numel(),
-                got: data.len(),
-                shape,
-            });
-        }
-        let storage = backend.upload(data)?;
+        let shape = checked_len("from_slice", data.len(), shape.into())?;
         Ok(Tensor {
-            storage,
+            storage: backend.upload(data)?,
             shape,
             backend: backend.clone(),
         })
@@ -82,18 +73,9 @@ impl<B: Backend> Tensor<B> {
     /// Uploads host data (row-major) as a tensor of `shape`; the CPU backend keeps `data`
     /// without copying it.
     pub fn from_vec(data: Vec<f32>, shape: impl Into<Shape>, backend: &B) -> Result<Self> {
-        let shape = shape.into();
-        if data.len() != shape.numel() {
-            return Err(Error::DataLength {
-                op: "from_vec",
-                expected: shape.numel(),
-                got: data.len(),
-                shape,
-            });
-        }
-        let storage = backend.upload_vec(data)?;
+        let shape = checked_len("from_vec", data.len(), shape.into())?;
         Ok(Tensor {
-            storage,
+            storage: backend.upload_vec(data)?,
             shape,
             backend: backend.clone(),
         })
@@ -583,5 +565,19 @@ impl<B: Backend> Tensor<B> {
             .backend
             .gather(&self.storage, &indices.storage, rows, cols)?;
         Ok(self.with(storage, Shape::new([rows])))
+    }
+}
+
+/// `shape`, if `len` host values fill it exactly.
+fn checked_len(op: &'static str, len: usize, shape: Shape) -> Result<Shape> {
+    if len == shape.numel() {
+        Ok(shape)
+    } else {
+        Err(Error::DataLength {
+            op,
+            expected: shape.numel(),
+            got: len,
+            shape,
+        })
     }
 }

@@ -12,11 +12,7 @@ fn random(len: usize, seed: u64) -> Vec<f32> {
 
 /// A `rows × cols` view of `data`, stored row-major or as its transpose.
 fn view(data: &[f32], rows: usize, cols: usize, transposed: bool) -> MatRef<'_> {
-    if transposed {
-        MatRef::row_major(data, cols, rows).expect("view").t()
-    } else {
-        MatRef::row_major(data, rows, cols).expect("view")
-    }
+    MatRef::stored(data, rows, cols, transposed).expect("view")
 }
 
 fn check(m: usize, k: usize, n: usize, ta: bool, tb: bool) {

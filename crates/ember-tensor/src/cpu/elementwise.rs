@@ -7,74 +7,36 @@ use super::CpuStorage;
 use crate::ops::{BinaryOp, ScalarOp, UnaryOp};
 use crate::{Error, Result, Shape};
 
-/// Calls `$body` with `$op` bound to a constant of each variant, so that every loop over
+/// Calls `$body` with `$c` bound to a constant of `$op`'s variant, so that every loop over
 /// elements is compiled (and vectorised) for one op instead of matching on it per element.
-macro_rules! for_each_variant {
-    ($op:expr, |$v:ident| $body:expr) => {
+macro_rules! specialise {
+    ($op:expr, $ty:ident [$($variant:ident),+], |$c:ident| $body:expr) => {
         match $op {
-            UnaryOp::Neg => {
-                const $v: UnaryOp = UnaryOp::Neg;
+            $($ty::$variant => {
+                const $c: $ty = $ty::$variant;
                 $body
-            }
-            UnaryOp::Exp => {
-                const $v: UnaryOp = UnaryOp::Exp;
-                $body
-            }
-            UnaryOp::Log => {
-                const $v: UnaryOp = UnaryOp::Log;
-                $body
-            }
-            UnaryOp::Relu => {
-                const $v: UnaryOp = UnaryOp::Relu;
-                $body
-            }
-            UnaryOp::Sigmoid => {
-                const $v: UnaryOp = UnaryOp::Sigmoid;
-                $body
-            }
-            UnaryOp::Tanh => {
-                const $v: UnaryOp = UnaryOp::Tanh;
-                $body
-            }
-            UnaryOp::Sqrt => {
-                const $v: UnaryOp = UnaryOp::Sqrt;
-                $body
-            }
-            UnaryOp::Square => {
-                const $v: UnaryOp = UnaryOp::Square;
-                $body
-            }
+            })+
         }
     };
 }
 
-/// [`for_each_variant`] for binary ops.
+/// [`specialise`] over every unary op.
+macro_rules! for_each_unary {
+    ($op:expr, |$c:ident| $body:expr) => {
+        specialise!($op, UnaryOp [Neg, Exp, Log, Relu, Sigmoid, Tanh, Sqrt, Square], |$c| $body)
+    };
+}
+
+/// [`specialise`] over every binary op.
 macro_rules! for_each_binary {
-    ($op:expr, |$v:ident| $body:expr) => {
-        match $op {
-            BinaryOp::Add => {
-                const $v: BinaryOp = BinaryOp::Add;
-                $body
-            }
-            BinaryOp::Sub => {
-                const $v: BinaryOp = BinaryOp::Sub;
-                $body
-            }
-            BinaryOp::Mul => {
-                const $v: BinaryOp = BinaryOp::Mul;
-                $body
-            }
-            BinaryOp::Div => {
-                const $v: BinaryOp = BinaryOp::Div;
-                $body
-            }
-        }
+    ($op:expr, |$c:ident| $body:expr) => {
+        specialise!($op, BinaryOp [Add, Sub, Mul, Div], |$c| $body)
     };
 }
 
 pub(super) fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
     match x.as_slice() {
-        Some(x) => for_each_variant!(op, |OP| {
+        Some(x) => for_each_unary!(op, |OP| {
             CpuStorage::from(x.iter().map(|&v| OP.apply(v)).collect::<Vec<f32>>())
         }),
         None => x.map(|&v| op.apply(v)).into_shared(),
@@ -88,7 +50,7 @@ pub(super) fn unary_backward(
     grad: &CpuStorage,
 ) -> CpuStorage {
     if let (Some(x), Some(y), Some(g)) = (x.as_slice(), y.as_slice(), grad.as_slice()) {
-        return for_each_variant!(op, |OP| {
+        return for_each_unary!(op, |OP| {
             CpuStorage::from(
                 x.iter()
                     .zip(y)

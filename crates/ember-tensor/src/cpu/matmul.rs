@@ -57,9 +57,5 @@ fn operand(x: &CpuStorage, rows: usize, cols: usize, transposed: bool) -> Result
             message: format!("cannot view {} elements as {rows}×{cols}", data.len()),
         });
     }
-    if transposed {
-        Ok(MatRef::row_major(data, cols, rows)?.t())
-    } else {
-        MatRef::row_major(data, rows, cols)
-    }
+    MatRef::stored(data, rows, cols, transposed)
 }

@@ -15,8 +15,10 @@ pub(super) fn reduce(
 ) -> Result<CpuStorage> {
     let dims = shape.dims();
     let inner: usize = dims.get(axis + 1..).map_or(1, |d| d.iter().product());
-    if let (ReduceOp::Sum | ReduceOp::Mean, Some(values), true) =
-        (op, x.as_slice(), inner > 1 && values_match(x, shape))
+    let summed = matches!(op, ReduceOp::Sum | ReduceOp::Mean);
+    if let Some(values) = x
+        .as_slice()
+        .filter(|v| summed && inner > 1 && v.len() == shape.numel())
     {
         let len = dims[axis];
         let outer: usize = dims[..axis].iter().product();
@@ -40,10 +42,6 @@ pub(super) fn reduce(
     Ok(ArcArray1::from(
         reduced.iter().copied().collect::<Vec<f32>>(),
     ))
-}
-
-fn values_match(x: &CpuStorage, shape: &Shape) -> bool {
-    x.len() == shape.numel()
 }
 
 /// Sum along an axis that is not the innermost (a bias gradient: the rows of a batch): whole

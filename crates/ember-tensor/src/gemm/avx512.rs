@@ -169,32 +169,30 @@ fn column_masks(width: usize) -> (__mmask16, __mmask16) {
 /// `B[k0 + kk, cols.start + jj]`, zero past the last column.
 #[target_feature(enable = "avx512f")]
 fn pack_b(b: MatRef<'_>, k0: usize, kc: usize, cols: Range<usize>, strip: &mut [f32]) {
-    {
-        let j0 = cols.start;
-        let width = cols.len();
-        if width < NR {
-            strip.fill(0.0);
+    let j0 = cols.start;
+    let width = cols.len();
+    if width < NR {
+        strip.fill(0.0);
+    }
+    if b.col_stride == 1 {
+        for (kk, out) in strip.chunks_exact_mut(NR).enumerate() {
+            let row = &b.data[(k0 + kk) * b.row_stride + j0..][..width];
+            out[..width].copy_from_slice(row);
         }
-        if b.col_stride == 1 {
-            for (kk, out) in strip.chunks_exact_mut(NR).enumerate() {
-                let row = &b.data[(k0 + kk) * b.row_stride + j0..][..width];
-                out[..width].copy_from_slice(row);
+    } else if b.row_stride == 1 {
+        // A transposed operand (x·Wᵀ): columns of B are contiguous; transpose 16×16 blocks.
+        for half in 0..NR / 16 {
+            let rows = width.saturating_sub(16 * half).min(16);
+            if rows > 0 {
+                let first = (j0 + 16 * half) * b.col_stride + k0;
+                transpose_into(&b.data[first..], b.col_stride, rows, kc, strip, 16 * half);
             }
-        } else if b.row_stride == 1 {
-            // A transposed operand (x·Wᵀ): columns of B are contiguous; transpose 16×16 blocks.
-            for half in 0..NR / 16 {
-                let rows = width.saturating_sub(16 * half).min(16);
-                if rows > 0 {
-                    let first = (j0 + 16 * half) * b.col_stride + k0;
-                    transpose_into(&b.data[first..], b.col_stride, rows, kc, strip, 16 * half);
-                }
-            }
-        } else {
-            for jj in 0..width {
-                let base = (j0 + jj) * b.col_stride + k0 * b.row_stride;
-                for kk in 0..kc {
-                    strip[kk * NR + jj] = b.data[base + kk * b.row_stride];
-                }
+        }
+    } else {
+        for jj in 0..width {
+            let base = (j0 + jj) * b.col_stride + k0 * b.row_stride;
+            for kk in 0..kc {
+                strip[kk * NR + jj] = b.data[base + kk * b.row_stride];
             }
         }
     }

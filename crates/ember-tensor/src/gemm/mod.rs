@@ -82,6 +82,17 @@ impl<'a> MatRef<'a> {
         Self::new(data, rows, cols, cols, 1)
     }
 
+    /// The `rows × cols` operand `data` holds: stored row-major, or stored row-major as its
+    /// transpose (`cols × rows`) when `transposed` — how a matmul's transpose flags store
+    /// operands.
+    pub fn stored(data: &'a [f32], rows: usize, cols: usize, transposed: bool) -> Result<Self> {
+        if transposed {
+            Ok(Self::row_major(data, cols, rows)?.t())
+        } else {
+            Self::row_major(data, rows, cols)
+        }
+    }
+
     /// The transposed view (no data moves).
     pub fn t(self) -> Self {
         Self {

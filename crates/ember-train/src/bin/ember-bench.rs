@@ -106,10 +106,16 @@ struct Shape {
 }
 
 impl Shape {
-    fn flops(&self) -> f64 {
+    /// `(m, k, n)` of the product.
+    fn dims(&self) -> (usize, usize, usize) {
         let m = if self.trans_a { self.a[1] } else { self.a[0] };
         let k = if self.trans_a { self.a[0] } else { self.a[1] };
         let n = if self.trans_b { self.b[0] } else { self.b[1] };
+        (m, k, n)
+    }
+
+    fn flops(&self) -> f64 {
+        let (m, k, n) = self.dims();
         2.0 * (m * n * k) as f64
     }
 }
@@ -340,7 +346,11 @@ fn engine_seconds(s: &Shape, engine: Engine, reps: usize) -> f64 {
     let b: Vec<f32> = (0..s.b[0] * s.b[1])
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
-    let (Some(a), Some(b)) = (view(&a, s.a, s.trans_a), view(&b, s.b, s.trans_b)) else {
+    let (m, k, n) = s.dims();
+    let (Ok(a), Ok(b)) = (
+        MatRef::stored(&a, m, k, s.trans_a),
+        MatRef::stored(&b, k, n, s.trans_b),
+    ) else {
         return f64::NAN;
     };
     let mut c = vec![0.0; a.rows() * b.cols()];
@@ -349,12 +359,6 @@ fn engine_seconds(s: &Shape, engine: Engine, reps: usize) -> f64 {
             let _ = gemm_with(engine, a, b, &mut c);
         }
     }) / reps as f64
-}
-
-/// A stored `dims` matrix, viewed transposed when `transposed`.
-fn view(data: &[f32], dims: [usize; 2], transposed: bool) -> Option<MatRef<'_>> {
-    let stored = MatRef::row_major(data, dims[0], dims[1]).ok()?;
-    Some(if transposed { stored.t() } else { stored })
 }
 
 /// The epoch table (and the targets it is measured against, for a full-size data set).
