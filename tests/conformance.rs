@@ -6,6 +6,7 @@
 //! `EMBER_REQUIRE_GPU=1`. `cargo xtask conformance` runs `conformance_report` with
 //! `EMBER_CONFORMANCE_REPORT=<path>` to write `docs/CONFORMANCE.md` from the same results.
 
+use ember_tensor::conformance::OpKind;
 use ember_tensor::ops::{BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, UnaryOp};
 use ember_tensor::{Backend, Cpu, Shape};
 use ember_tests::conformance::{
@@ -76,6 +77,11 @@ fn optimizer() {
     check_family(Family::Optimizer);
 }
 
+#[test]
+fn declared() {
+    check_family(Family::Declared);
+}
+
 /// Writes the report when `EMBER_CONFORMANCE_REPORT` names a file (see `cargo xtask
 /// conformance`); does nothing otherwise.
 #[test]
@@ -99,20 +105,20 @@ fn conformance_report() {
 fn every_op_variant_has_cases() {
     let table = cases();
     let has = |wanted: &dyn Fn(&Op) -> bool| table.iter().any(|case| wanted(&case.op));
-    for op in UnaryOp::ALL {
+    for &op in UnaryOp::ALL {
         assert!(has(&|o| *o == Op::Unary(op)), "{op:?}");
         assert!(has(&|o| *o == Op::UnaryBackward(op)), "{op:?} backward");
     }
-    for op in ScalarOp::ALL {
+    for &op in ScalarOp::ALL {
         assert!(
             has(&|o| matches!(o, Op::Scalar(x, _) if *x == op)),
             "{op:?}"
         );
     }
-    for op in BinaryOp::ALL {
+    for &op in BinaryOp::ALL {
         assert!(has(&|o| *o == Op::Binary(op)), "{op:?}");
     }
-    for op in ReduceOp::ALL {
+    for &op in ReduceOp::ALL {
         assert!(has(&|o| *o == Op::Reduce(op)), "{op:?}");
     }
     for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -128,6 +134,12 @@ fn every_op_variant_has_cases() {
     );
     for family in Family::ALL {
         assert!(table.iter().any(|case| case.family == family), "{family:?}");
+    }
+    for &kind in ember_tensor::conformance::kinds() {
+        assert!(
+            has(&|o| matches!(o, Op::Declared(c) if OpKind::from(&c.call) == kind)),
+            "{kind:?}"
+        );
     }
 }
 

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use ember_tensor::conformance::{CaseValues, OpCase, SplitMix64};
 use ember_tensor::ops::{
     BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, Tolerance, UnaryOp,
 };
@@ -70,11 +71,14 @@ pub enum Family {
     Rows,
     /// Fused optimizer updates.
     Optimizer,
+    /// The cases ops declare next to their code (`ember_tensor::conformance`): layout
+    /// primitives, unfold/fold, convolution, pooling.
+    Declared,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 8] = [
         Family::Memory,
         Family::Elementwise,
         Family::Binary,
@@ -82,6 +86,7 @@ impl Family {
         Family::Reduce,
         Family::Rows,
         Family::Optimizer,
+        Family::Declared,
     ];
 }
 
@@ -172,6 +177,8 @@ pub enum Op {
         /// One update per step.
         steps: Vec<OptimizerUpdate>,
     },
+    /// A case an op declares itself.
+    Declared(Box<OpCase>),
 }
 
 impl Op {
@@ -197,6 +204,7 @@ impl Op {
             Op::Argmax => "argmax".to_string(),
             Op::Gather => "gather".to_string(),
             Op::Optimizer { name, steps } => format!("{name} ({} steps)", steps.len()),
+            Op::Declared(case) => case.call.name().to_string(),
         }
     }
 }
@@ -214,6 +222,8 @@ pub enum Layout {
     Reduce(Vec<usize>, usize),
     /// A `[rows, cols]` matrix processed row by row.
     Rows(usize, usize),
+    /// The inputs of a declared case.
+    Declared(Vec<Vec<usize>>),
 }
 
 impl Layout {
@@ -225,6 +235,11 @@ impl Layout {
             Layout::Matmul(m, k, n) => format!("m={m} k={k} n={n}"),
             Layout::Reduce(d, axis) => format!("{} axis {axis}", dims(d)),
             Layout::Rows(r, c) => format!("{r}x{c}"),
+            Layout::Declared(inputs) => inputs
+                .iter()
+                .map(|d| dims(d))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -591,7 +606,7 @@ pub fn cases() -> Vec<Case> {
     }
 
     for &(class, dims, values) in ELEMENTWISE_SHAPES {
-        for op in UnaryOp::ALL {
+        for &op in UnaryOp::ALL {
             push(
                 Family::Elementwise,
                 Op::Unary(op),
@@ -607,7 +622,7 @@ pub fn cases() -> Vec<Case> {
                 class,
             );
         }
-        for op in ScalarOp::ALL {
+        for &op in ScalarOp::ALL {
             for &s in scalar_operands(op) {
                 push(
                     Family::Elementwise,
@@ -621,7 +636,7 @@ pub fn cases() -> Vec<Case> {
     }
 
     for &(class, lhs, rhs, values) in BROADCAST_SHAPES {
-        for op in BinaryOp::ALL {
+        for &op in BinaryOp::ALL {
             push(
                 Family::Binary,
                 Op::Binary(op),
@@ -645,7 +660,7 @@ pub fn cases() -> Vec<Case> {
     }
 
     for &(class, dims, values) in REDUCE_SHAPES {
-        for op in ReduceOp::ALL {
+        for &op in ReduceOp::ALL {
             for axis in 0..dims.len() {
                 push(
                     Family::Reduce,
@@ -694,6 +709,23 @@ pub fn cases() -> Vec<Case> {
             );
         }
     }
+
+    for declared in ember_tensor::conformance::cases() {
+        let values = if declared.inputs.iter().any(|i| i.values == CaseValues::Ties) {
+            Values::Ties
+        } else {
+            Values::Seeded
+        };
+        let layout = Layout::Declared(declared.inputs.iter().map(|i| i.dims.clone()).collect());
+        let class = declared.class;
+        push(
+            Family::Declared,
+            Op::Declared(Box::new(declared)),
+            layout,
+            values,
+            class,
+        );
+    }
     cases
 }
 
@@ -702,29 +734,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// SplitMix64: a tiny seeded generator, so inputs are identical on every machine.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[low, high)`.
-    fn uniform(&mut self, low: f32, high: f32) -> f32 {
-        let unit = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-        low + (high - low) * unit
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
 }
 
 fn generate(values: Values, len: usize, rng: &mut SplitMix64) -> Vec<f32> {
@@ -806,6 +815,7 @@ fn make_inputs(case: &Case) -> Inputs {
             }
             tensors
         }
+        (Op::Declared(declared), _) => declared.inputs_data(case.seed),
         (op, layout) => panic!("the table pairs {op:?} with {layout:?}, which has no inputs"),
     };
     Inputs { tensors }
@@ -885,6 +895,7 @@ fn execute<B: Backend>(backend: &B, case: &Case, inputs: &Inputs) -> ember_tenso
             }
             Ok(outputs)
         }
+        (Op::Declared(declared), _) => declared.run(backend, &inputs.tensors),
         (op, layout) => panic!("the table pairs {op:?} with {layout:?}, which cannot run"),
     }
 }
@@ -918,6 +929,7 @@ fn tolerance(case: &Case, inputs: &Inputs) -> Tolerance {
         Op::LogSoftmax | Op::SoftmaxCrossEntropy => rows_tolerance(ROWS_TOLERANCE, cols(case)),
         Op::SoftmaxCrossEntropyBackward => rows_tolerance(ROWS_BACKWARD_TOLERANCE, cols(case)),
         Op::Optimizer { .. } => OPTIMIZER_TOLERANCE,
+        Op::Declared(declared) => declared.tolerance(&inputs.tensors),
     }
 }
 
@@ -1117,6 +1129,9 @@ impl Case {
             Layout::Broadcast(a, b) => a.iter().product::<usize>().max(b.iter().product()),
             Layout::Matmul(m, k, n) => (m * k).max(k * n).max(m * n),
             Layout::Rows(rows, cols) => rows * cols,
+            Layout::Declared(inputs) => {
+                inputs.iter().map(|d| d.iter().product()).max().unwrap_or(0)
+            }
         }
     }
 }

@@ -40,7 +40,7 @@ fn check(name: &str, inputs: &[Tensor<Cpu>], f: Op) {
 
 #[test]
 fn every_unary_op_passes() {
-    for op in UnaryOp::ALL {
+    for &op in UnaryOp::ALL {
         let positive = matches!(op, UnaryOp::Log | UnaryOp::Sqrt);
         for (i, shape) in random_shapes(1, 3).into_iter().enumerate() {
             let x = values(shape, i as u64, positive, 0.1);
@@ -58,7 +58,7 @@ fn every_unary_op_passes() {
 
 #[test]
 fn every_scalar_op_passes() {
-    for op in ScalarOp::ALL {
+    for &op in ScalarOp::ALL {
         for (i, shape) in random_shapes(2, 3).into_iter().enumerate() {
             let x = values(shape, 10 + i as u64, op == ScalarOp::Pow, 0.2);
             check_gradients(
@@ -83,7 +83,7 @@ fn every_binary_op_passes_with_broadcasting() {
         (&[5], &[]),
         (&[], &[2, 2]),
     ];
-    for op in BinaryOp::ALL {
+    for &op in BinaryOp::ALL {
         for (i, (a, b)) in pairs.iter().enumerate() {
             let a = values(*a, 20 + i as u64, false, 0.3);
             // Keep divisors away from 0.

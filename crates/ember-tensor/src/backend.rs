@@ -2,6 +2,11 @@
 
 use std::fmt::Debug;
 
+use crate::ops::avg_pool2d::AvgPool2dOp;
+use crate::ops::conv2d::Conv2dOp;
+use crate::ops::layout::StridedView;
+use crate::ops::max_pool2d::MaxPool2dOp;
+use crate::ops::window::Window2d;
 use crate::ops::{BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, UnaryOp};
 use crate::{Result, Shape};
 
@@ -15,6 +20,12 @@ use crate::{Result, Shape};
 /// The CPU backend, [`Cpu`](crate::Cpu), is the reference every other backend is compared
 /// against.
 ///
+/// The methods here are the *primitives* a backend implements. Larger ops come in families
+/// whose methods have default bodies built from these primitives — [`Conv2dOp`],
+/// [`MaxPool2dOp`], [`AvgPool2dOp`] — so a backend states `impl Conv2dOp<Self> for Self {}` and
+/// gets a working convolution; it overrides a method only where a benchmark says the default is
+/// too slow.
+///
 /// ```
 /// use ember_tensor::{Backend, Cpu, ops::UnaryOp};
 ///
@@ -24,7 +35,9 @@ use crate::{Result, Shape};
 /// assert_eq!(cpu.download(&y)?, vec![0.0, 0.0, 2.0]);
 /// # Ok::<(), ember_tensor::Error>(())
 /// ```
-pub trait Backend: Clone + Debug + Send + Sync + 'static {
+pub trait Backend:
+    Clone + Debug + Send + Sync + 'static + Conv2dOp<Self> + MaxPool2dOp<Self> + AvgPool2dOp<Self>
+{
     /// A flat buffer of `f32` on the device. Cloning it is cheap (a reference count), and a
     /// backend never mutates a buffer that might be shared except through
     /// [`Backend::optimizer_update`], which takes it by `&mut`.
@@ -149,4 +162,33 @@ pub trait Backend: Clone + Debug + Send + Sync + 'static {
         grad: &Self::Storage,
         state: &mut [Self::Storage],
     ) -> Result<()>;
+
+    /// A dense copy of the elements `view` reads from `x` (see [`StridedView`]): the one
+    /// kernel behind permute, transpose, narrow and expand. The view is in bounds and
+    /// simplified (merged dimensions) when a backend sees it.
+    fn strided_copy(&self, x: &Self::Storage, view: &StridedView) -> Result<Self::Storage>;
+
+    /// The windows of `x` (`[N, C, H, W]`, described by `window`) as the rows of an
+    /// `[N·OH·OW, C·kh·kw]` matrix (im2col); taps in the padding read `pad_value`. See
+    /// [`crate::ops::unfold`] for the order.
+    fn unfold2d(
+        &self,
+        x: &Self::Storage,
+        window: &Window2d,
+        pad_value: f32,
+    ) -> Result<Self::Storage>;
+
+    /// The adjoint of [`Backend::unfold2d`] (col2im): every entry of `cols` added to the input
+    /// position it was read from, in row order; padding taps are dropped.
+    fn fold2d(&self, cols: &Self::Storage, window: &Window2d) -> Result<Self::Storage>;
+
+    /// The adjoint of [`Backend::gather`]: a `rows × cols` buffer of zeros with `values[r]` at
+    /// `[r, indices[r]]` (indices stored as `f32`).
+    fn scatter(
+        &self,
+        values: &Self::Storage,
+        indices: &Self::Storage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self::Storage>;
 }

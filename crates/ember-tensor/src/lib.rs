@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod conformance;
 mod cpu;
 mod error;
 pub mod gemm;

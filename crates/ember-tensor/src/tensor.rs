@@ -392,7 +392,7 @@ impl<B: Backend> Tensor<B> {
         }
     }
 
-    fn check_axis(&self, op: &'static str, axis: usize) -> Result<()> {
+    pub(crate) fn check_axis(&self, op: &'static str, axis: usize) -> Result<()> {
         if axis >= self.shape.rank() {
             return Err(Error::InvalidAxis {
                 op,

@@ -110,7 +110,7 @@ fn backward_expected(op: UnaryOp) -> [f64; 6] {
 
 #[test]
 fn every_unary_op_matches_hand_values_and_keeps_shape() {
-    for op in UnaryOp::ALL {
+    for &op in UnaryOp::ALL {
         let x = t(input_for(op), &[2, 3]);
         let y = x.unary(op).unwrap();
         assert_eq!(y.dims(), &[2, 3], "{}", op.name());
@@ -177,7 +177,7 @@ fn unary_special_values() {
 
 #[test]
 fn every_unary_backward_matches_hand_derivatives() {
-    for op in UnaryOp::ALL {
+    for &op in UnaryOp::ALL {
         let x = t(input_for(op), &[3, 2]);
         let y = x.unary(op).unwrap();
         let grad = t(&G, &[3, 2]);
@@ -599,7 +599,7 @@ fn incompatible_shapes_are_not_broadcast() {
     for (sa, sb) in cases {
         let a = Tensor::<Cpu>::ones(sa, &Cpu).unwrap();
         let b = Tensor::<Cpu>::ones(sb, &Cpu).unwrap();
-        for op in BinaryOp::ALL {
+        for &op in BinaryOp::ALL {
             let err = a.binary(op, &b).unwrap_err();
             assert_eq!(
                 err,

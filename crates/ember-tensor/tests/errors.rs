@@ -186,7 +186,7 @@ fn wrong_rank() {
 #[test]
 fn invalid_axis() {
     let x = ones(&[2, 3]);
-    for op in ReduceOp::ALL {
+    for &op in ReduceOp::ALL {
         let err = x.reduce(op, 2, false).unwrap_err();
         assert_eq!(
             err,

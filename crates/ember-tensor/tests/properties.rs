@@ -175,7 +175,7 @@ proptest! {
         let tb = Tensor::from_slice(&b, sb.as_slice(), &Cpu).unwrap();
         let ea = Tensor::from_vec(expand(&a, &sa, &out), out.as_slice(), &Cpu).unwrap();
         let eb = Tensor::from_vec(expand(&b, &sb, &out), out.as_slice(), &Cpu).unwrap();
-        for op in BinaryOp::ALL {
+        for &op in BinaryOp::ALL {
             let got = ta.binary(op, &tb).unwrap();
             prop_assert_eq!(got.dims(), out.as_slice());
             let want = ea.binary(op, &eb).unwrap();

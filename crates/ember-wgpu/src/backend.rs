@@ -2,7 +2,8 @@
 //! records one dispatch. Nothing is read back except in `download`.
 
 use ember_tensor::ops::{
-    BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, UnaryOp, adam_bias_corrections,
+    BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, StridedView, UnaryOp, Window2d,
+    adam_bias_corrections,
 };
 use ember_tensor::{Backend, Shape};
 
@@ -35,14 +36,14 @@ type Input<'a> = (u32, &'a WgpuStorage);
 
 impl Wgpu {
     /// Workgroups for one invocation per item, spread over two dimensions when needed.
-    fn groups_for(&self, op: &'static str, items: usize) -> Result<Workgroups> {
+    pub(crate) fn groups_for(&self, op: &'static str, items: usize) -> Result<Workgroups> {
         self.context
             .spread(op, (items as u64).div_ceil(WORKGROUP_SIZE))
     }
 
     /// Records `kernel` reading `inputs` and writing `output` (bound at `output_binding`).
     /// `output` must be non-empty; empty inputs are not bound (a kernel never reads them then).
-    fn launch(
+    pub(crate) fn launch(
         &self,
         op: &'static str,
         kernel: Kernel,
@@ -775,6 +776,37 @@ impl Backend for Wgpu {
         state: &mut [WgpuStorage],
     ) -> ember_tensor::Result<()> {
         self.optimizer_impl(update, param, grad, state)
+    }
+
+    fn strided_copy(
+        &self,
+        x: &WgpuStorage,
+        view: &StridedView,
+    ) -> ember_tensor::Result<WgpuStorage> {
+        Ok(self.strided_copy_impl(x, view)?)
+    }
+
+    fn unfold2d(
+        &self,
+        x: &WgpuStorage,
+        window: &Window2d,
+        pad_value: f32,
+    ) -> ember_tensor::Result<WgpuStorage> {
+        Ok(self.window_impl(x, window, pad_value, false)?)
+    }
+
+    fn fold2d(&self, cols: &WgpuStorage, window: &Window2d) -> ember_tensor::Result<WgpuStorage> {
+        Ok(self.window_impl(cols, window, 0.0, true)?)
+    }
+
+    fn scatter(
+        &self,
+        values: &WgpuStorage,
+        indices: &WgpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> ember_tensor::Result<WgpuStorage> {
+        Ok(self.scatter_impl(values, indices, rows, cols)?)
     }
 }
 

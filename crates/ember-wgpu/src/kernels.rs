@@ -19,6 +19,10 @@ pub const MATMUL_WGSL: &str = include_str!("shaders/matmul.wgsl");
 pub const REDUCE_WGSL: &str = include_str!("shaders/reduce.wgsl");
 /// `rows.wgsl`: log-softmax, softmax-cross-entropy (forward and backward), argmax, gather.
 pub const ROWS_WGSL: &str = include_str!("shaders/rows.wgsl");
+/// `layout.wgsl`: the strided copy (permute, transpose, narrow, expand).
+pub const LAYOUT_WGSL: &str = include_str!("shaders/layout.wgsl");
+/// `window.wgsl`: unfold (im2col) and fold (col2im).
+pub const WINDOW_WGSL: &str = include_str!("shaders/window.wgsl");
 /// `optimizer.wgsl`: the fused SGD, Adam(W), RMSprop and Adagrad updates.
 pub const OPTIMIZER_WGSL: &str = include_str!("shaders/optimizer.wgsl");
 
@@ -83,16 +87,19 @@ pub enum RowOp {
     Argmax,
     /// One value of each row, by index.
     Gather,
+    /// The adjoint of gather: one value per row placed at its index in a row of zeros.
+    Scatter,
 }
 
 impl RowOp {
     /// Every variant.
-    pub const ALL: [RowOp; 5] = [
+    pub const ALL: [RowOp; 6] = [
         RowOp::LogSoftmax,
         RowOp::SoftmaxCrossEntropy,
         RowOp::SoftmaxCrossEntropyBackward,
         RowOp::Argmax,
         RowOp::Gather,
+        RowOp::Scatter,
     ];
 
     /// The entry points of the op: one invocation per row, and one workgroup per row (`None`
@@ -113,6 +120,7 @@ impl RowOp {
             ),
             RowOp::Argmax => ("argmax_per_invocation", Some("argmax_per_workgroup")),
             RowOp::Gather => ("gather", None),
+            RowOp::Scatter => ("scatter", None),
         }
     }
 
@@ -156,6 +164,12 @@ pub enum Kernel {
     },
     /// `optimizer.wgsl` / the entry point for this many state buffers.
     Optimizer(OptimizerStates),
+    /// `layout.wgsl` / `strided_copy`.
+    StridedCopy,
+    /// `window.wgsl` / `unfold2d`.
+    Unfold2d,
+    /// `window.wgsl` / `fold2d`.
+    Fold2d,
 }
 
 /// The expressions spliced into `elementwise.wgsl`; slots a kernel does not use get the
@@ -195,7 +209,7 @@ impl Kernel {
         kernels.extend(BinaryOp::ALL.iter().map(|&op| Kernel::Binary(op)));
         kernels.push(Kernel::Matmul(MatmulKernel::Tiled));
         kernels.push(Kernel::Matmul(MatmulKernel::Simple));
-        for op in ReduceOp::ALL {
+        for &op in ReduceOp::ALL {
             for carried in [false, true] {
                 kernels.push(Kernel::Reduce { op, carried });
             }
@@ -213,6 +227,7 @@ impl Kernel {
             }
         }
         kernels.extend(OptimizerStates::ALL.iter().map(|&s| Kernel::Optimizer(s)));
+        kernels.extend([Kernel::StridedCopy, Kernel::Unfold2d, Kernel::Fold2d]);
         kernels
     }
 
@@ -227,6 +242,8 @@ impl Kernel {
             Kernel::Reduce { .. } => "reduce.wgsl",
             Kernel::Rows { .. } => "rows.wgsl",
             Kernel::Optimizer(_) => "optimizer.wgsl",
+            Kernel::StridedCopy => "layout.wgsl",
+            Kernel::Unfold2d | Kernel::Fold2d => "window.wgsl",
         }
     }
 
@@ -257,6 +274,9 @@ impl Kernel {
             Kernel::Optimizer(OptimizerStates::One) => "update_with_one_state",
             Kernel::Optimizer(OptimizerStates::Two) => "update_with_two_states",
             Kernel::Optimizer(OptimizerStates::Three) => "update_with_three_states",
+            Kernel::StridedCopy => "strided_copy",
+            Kernel::Unfold2d => "unfold2d",
+            Kernel::Fold2d => "fold2d",
         }
     }
 
@@ -296,6 +316,8 @@ impl Kernel {
             Kernel::Reduce { .. } => return REDUCE_WGSL.to_string(),
             Kernel::Rows { .. } => return ROWS_WGSL.to_string(),
             Kernel::Optimizer(_) => return OPTIMIZER_WGSL.to_string(),
+            Kernel::StridedCopy => return LAYOUT_WGSL.to_string(),
+            Kernel::Unfold2d | Kernel::Fold2d => return WINDOW_WGSL.to_string(),
         };
         splice(ELEMENTWISE_WGSL, &slots)
     }

@@ -34,6 +34,7 @@ mod backend;
 mod context;
 mod error;
 pub mod kernels;
+mod layout;
 mod params;
 mod pool;
 

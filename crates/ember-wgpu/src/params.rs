@@ -104,3 +104,40 @@ pub(crate) mod algorithm {
     pub const RMSPROP: u32 = 2;
     pub const ADAGRAD: u32 = 3;
 }
+
+/// Maximum rank of a strided copy after merging dimensions (`MAX_RANK` in `layout.wgsl`).
+pub(crate) const MAX_STRIDED_RANK: usize = 8;
+
+/// `StridedParams` of `layout.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub(crate) struct StridedParams {
+    pub len: u32,
+    pub rank: u32,
+    pub offset: u32,
+    pub _padding: u32,
+    /// Per output dimension: size, source stride, unused, unused.
+    pub dims: [[u32; 4]; MAX_STRIDED_RANK],
+}
+
+/// `WindowParams` of `window.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub(crate) struct WindowParams {
+    pub batch: u32,
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+    pub kernel_h: u32,
+    pub kernel_w: u32,
+    pub stride_h: u32,
+    pub stride_w: u32,
+    pub pad_h: u32,
+    pub pad_w: u32,
+    pub dilation_h: u32,
+    pub dilation_w: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub pad_value: f32,
+    pub len: u32,
+}

@@ -1,7 +1,11 @@
-//! Differentiable ops, one file per family; each op's forward is written next to its gradient
-//! rule.
+//! Differentiable ops, one file per op or family; each op's forward is written next to its
+//! gradient rule.
 
+mod avg_pool2d;
+mod conv2d;
 mod elementwise;
+mod layout;
 mod loss;
 mod matmul;
+mod max_pool2d;
 mod reduce;

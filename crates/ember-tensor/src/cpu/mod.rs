@@ -4,6 +4,7 @@
 //! and the fused optimizer updates.
 
 mod elementwise;
+mod layout;
 mod matmul;
 mod optimizer;
 mod reduce;
@@ -11,7 +12,10 @@ mod rows;
 
 use ndarray::ArcArray1;
 
-use crate::ops::{BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, UnaryOp};
+use crate::ops::{
+    AvgPool2dOp, BinaryOp, Conv2dOp, MatmulDims, MaxPool2dOp, OptimizerUpdate, ReduceOp, ScalarOp,
+    StridedView, UnaryOp, Window2d,
+};
 use crate::{Backend, Result, Shape};
 
 /// The CPU backend. Storage is a reference-counted `ndarray` vector; GEMM runs on
@@ -145,4 +149,32 @@ impl Backend for Cpu {
     ) -> Result<()> {
         optimizer::update(update, param, grad, state)
     }
+
+    fn strided_copy(&self, x: &CpuStorage, view: &StridedView) -> Result<CpuStorage> {
+        layout::strided_copy(x, view)
+    }
+
+    fn unfold2d(&self, x: &CpuStorage, window: &Window2d, pad_value: f32) -> Result<CpuStorage> {
+        layout::unfold2d(x, window, pad_value)
+    }
+
+    fn fold2d(&self, cols: &CpuStorage, window: &Window2d) -> Result<CpuStorage> {
+        layout::fold2d(cols, window)
+    }
+
+    fn scatter(
+        &self,
+        values: &CpuStorage,
+        indices: &CpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<CpuStorage> {
+        layout::scatter(values, indices, rows, cols)
+    }
 }
+
+// Convolution and pooling: the default bodies (unfold + GEMM, unfold + argmax) measured fast
+// enough on the CPU (docs/BENCHMARKS.md).
+impl Conv2dOp<Cpu> for Cpu {}
+impl MaxPool2dOp<Cpu> for Cpu {}
+impl AvgPool2dOp<Cpu> for Cpu {}

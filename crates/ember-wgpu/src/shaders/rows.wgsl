@@ -189,6 +189,28 @@ fn gather(
     output[row] = input[row * params.cols + label_class];
 }
 
+// The adjoint of gather: one invocation per element of the [rows, cols] output, which holds
+// `input[row]` where the column is the row's index, else 0. (An out-of-range index leaves its
+// row zero; the CPU reports it as an error.)
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn scatter(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+) {
+    let i = row_index(workgroup, local, workgroups);
+    if (i >= params.rows * params.cols) {
+        return;
+    }
+    let row = i / params.cols;
+    let column = i % params.cols;
+    var value = 0.0;
+    if (class_index(labels[row]) == column) {
+        value = input[row];
+    }
+    output[i] = value;
+}
+
 // ---- One workgroup per row ----
 
 // Combines `partial_values` by a fixed tree with `max_ignoring_nan` (`use_max`) or `+`; every

@@ -4,6 +4,27 @@
 //! applies, which every other backend is compared against), the WGSL expression a GPU backend
 //! splices into its kernels, and the tolerance within which another backend must agree with the
 //! CPU. Adding a variant makes the compiler point at every place that must handle it.
+//!
+//! Larger ops live one file each beside this one — parameters, shape checks, the `Tensor`
+//! method, a family trait whose default bodies are built from the backend's primitives, and
+//! the op's conformance cases: [`conv2d`], [`max_pool2d`], [`avg_pool2d`]. The primitives they
+//! build on: [`layout`] (reshape, and the strided copy behind permute/narrow/expand) and
+//! [`unfold`] (im2col, col2im, scatter), over the sliding [`window`] they share.
+
+use strum::VariantArray;
+
+pub mod avg_pool2d;
+pub mod conv2d;
+pub mod layout;
+pub mod max_pool2d;
+pub mod unfold;
+pub mod window;
+
+pub use avg_pool2d::AvgPool2dOp;
+pub use conv2d::{Conv2dGradients, Conv2dOp};
+pub use layout::StridedView;
+pub use max_pool2d::MaxPool2dOp;
+pub use window::{Window2d, WindowOptions};
 
 /// Tolerance for comparing a backend's output with the CPU reference:
 /// `|a - b| <= max(abs, rel * max(|a|, |b|))`. `abs = rel = 0` means bit-exact.
@@ -38,7 +59,7 @@ impl Tolerance {
 }
 
 /// Element-wise functions of one operand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, VariantArray)]
 pub enum UnaryOp {
     /// `-x`
     Neg,
@@ -59,17 +80,8 @@ pub enum UnaryOp {
 }
 
 impl UnaryOp {
-    /// Every variant, for tables that must cover them all.
-    pub const ALL: [UnaryOp; 8] = [
-        UnaryOp::Neg,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Relu,
-        UnaryOp::Sigmoid,
-        UnaryOp::Tanh,
-        UnaryOp::Sqrt,
-        UnaryOp::Square,
-    ];
+    /// Every variant, for tables that must cover them all (derived: never out of date).
+    pub const ALL: &'static [UnaryOp] = <UnaryOp as VariantArray>::VARIANTS;
 
     /// Lower-case name, as in PyTorch.
     pub fn name(self) -> &'static str {
@@ -180,7 +192,7 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// Element-wise functions of two operands, with broadcasting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, VariantArray)]
 pub enum BinaryOp {
     /// `a + b`
     Add,
@@ -193,8 +205,8 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
-    /// Every variant.
-    pub const ALL: [BinaryOp; 4] = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div];
+    /// Every variant (derived by the compiler).
+    pub const ALL: &'static [BinaryOp] = <BinaryOp as VariantArray>::VARIANTS;
 
     /// Lower-case name.
     pub fn name(self) -> &'static str {
@@ -238,7 +250,7 @@ impl BinaryOp {
 }
 
 /// Element-wise functions of a tensor and a scalar `s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, VariantArray)]
 pub enum ScalarOp {
     /// `x + s`
     Add,
@@ -249,8 +261,8 @@ pub enum ScalarOp {
 }
 
 impl ScalarOp {
-    /// Every variant.
-    pub const ALL: [ScalarOp; 3] = [ScalarOp::Add, ScalarOp::Mul, ScalarOp::Pow];
+    /// Every variant (derived by the compiler).
+    pub const ALL: &'static [ScalarOp] = <ScalarOp as VariantArray>::VARIANTS;
 
     /// Lower-case name.
     pub fn name(self) -> &'static str {
@@ -290,7 +302,7 @@ impl ScalarOp {
 }
 
 /// Reductions along one axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, VariantArray)]
 pub enum ReduceOp {
     /// Sum.
     Sum,
@@ -301,8 +313,8 @@ pub enum ReduceOp {
 }
 
 impl ReduceOp {
-    /// Every variant.
-    pub const ALL: [ReduceOp; 3] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max];
+    /// Every variant (derived by the compiler).
+    pub const ALL: &'static [ReduceOp] = <ReduceOp as VariantArray>::VARIANTS;
 
     /// Lower-case name.
     pub fn name(self) -> &'static str {

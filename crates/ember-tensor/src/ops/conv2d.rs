@@ -1,0 +1,291 @@
+//! 2-D convolution (`NCHW`, as `torch.nn.functional.conv2d` with `groups = 1`): shape checks,
+//! the `Tensor` methods, the [`Conv2dOp`] family with default bodies built from unfold, matmul,
+//! strided copy and fold, and the op's conformance cases.
+//!
+//! Forward: `cols = unfold(x)` (`[N·OH·OW, C·kh·kw]`), `y = cols · Wᵀ` (`[N·OH·OW, O]`), then
+//! a strided copy to `[N, O, OH, OW]`. Backward, with `G` the output gradient as
+//! `[N·OH·OW, O]`: `dW = Gᵀ · cols` and `dx = fold(G · W)`.
+
+use crate::conformance::{CaseInput, CaseValues, OpCall, OpCase};
+use crate::ops::layout::StridedView;
+use crate::ops::window::{Window2d, WindowOptions};
+use crate::ops::{MatmulDims, ReduceOp};
+use crate::{Backend, Error, Result, Shape, Tensor};
+
+/// Convolution on a backend. Every method has a default body built from the backend's
+/// primitives, so a backend gets convolution by writing `impl Conv2dOp<MyBackend> for
+/// MyBackend {}` and overrides a method only where a benchmark says so.
+pub trait Conv2dOp<B: Backend> {
+    /// `y[n, o] = Σ_c W[o, c] ⋆ x[n, c]` without bias: `x` is `[N, C, H, W]` (described by
+    /// `window`), `weight` is `[O, C·kh·kw]`; returns `[N, O, OH, OW]`.
+    fn conv2d(
+        backend: &B,
+        x: &B::Storage,
+        weight: &B::Storage,
+        window: &Window2d,
+        out_channels: usize,
+    ) -> Result<B::Storage> {
+        let cols = backend.unfold2d(x, window, 0.0)?;
+        let y = backend.matmul(
+            &cols,
+            weight,
+            MatmulDims {
+                m: window.rows(),
+                k: window.cols(),
+                n: out_channels,
+                trans_a: false,
+                trans_b: true,
+            },
+        )?;
+        backend.strided_copy(&y, &pixels_to_channels(window, out_channels))
+    }
+
+    /// Gradients of [`Conv2dOp::conv2d`] with respect to `x` and `weight` (each only when asked
+    /// for), given the output gradient `grad` (`[N, O, OH, OW]`).
+    fn conv2d_backward(
+        backend: &B,
+        x: &B::Storage,
+        weight: &B::Storage,
+        grad: &B::Storage,
+        window: &Window2d,
+        out_channels: usize,
+        wanted: Conv2dGradients,
+    ) -> Result<(Option<B::Storage>, Option<B::Storage>)> {
+        let grad_rows = backend.strided_copy(grad, &channels_to_pixels(window, out_channels))?;
+        let grad_weight = if wanted.weight {
+            let cols = backend.unfold2d(x, window, 0.0)?;
+            Some(backend.matmul(
+                &grad_rows,
+                &cols,
+                MatmulDims {
+                    m: out_channels,
+                    k: window.rows(),
+                    n: window.cols(),
+                    trans_a: true,
+                    trans_b: false,
+                },
+            )?)
+        } else {
+            None
+        };
+        let grad_input = if wanted.input {
+            let grad_cols = backend.matmul(
+                &grad_rows,
+                weight,
+                MatmulDims {
+                    m: window.rows(),
+                    k: out_channels,
+                    n: window.cols(),
+                    trans_a: false,
+                    trans_b: false,
+                },
+            )?;
+            Some(backend.fold2d(&grad_cols, window)?)
+        } else {
+            None
+        };
+        Ok((grad_input, grad_weight))
+    }
+}
+
+/// Which gradients [`Conv2dOp::conv2d_backward`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conv2dGradients {
+    /// The input's.
+    pub input: bool,
+    /// The weight's.
+    pub weight: bool,
+}
+
+/// Reads `[N·OH·OW, O]` (rows of output positions) as `[N, O, OH·OW]`.
+fn pixels_to_channels(window: &Window2d, out_channels: usize) -> StridedView {
+    let pixels = window.output[0] * window.output[1];
+    StridedView {
+        offset: 0,
+        dims: vec![window.batch, out_channels, pixels],
+        strides: vec![pixels * out_channels, 1, out_channels],
+    }
+}
+
+/// Reads `[N, O, OH·OW]` as `[N·OH·OW, O]` (as `[N, OH·OW, O]`).
+fn channels_to_pixels(window: &Window2d, out_channels: usize) -> StridedView {
+    let pixels = window.output[0] * window.output[1];
+    StridedView {
+        offset: 0,
+        dims: vec![window.batch, pixels, out_channels],
+        strides: vec![pixels * out_channels, 1, pixels],
+    }
+}
+
+/// The window a `[O, C, kh, kw]` weight with `options` places over `input`, after checking
+/// that the two fit: the errors name both shapes.
+pub fn conv2d_window(input: &Shape, weight: &Shape, options: WindowOptions) -> Result<Window2d> {
+    let &[out_channels, in_channels, kh, kw] = weight.dims() else {
+        return Err(Error::WrongRank {
+            op: "conv2d",
+            expected: "a weight of shape [out_channels, in_channels, kh, kw]",
+            shape: weight.clone(),
+        });
+    };
+    if out_channels == 0 {
+        return Err(Error::InvalidArgument {
+            op: "conv2d",
+            message: format!("weight {weight} has no output channels"),
+        });
+    }
+    let window = Window2d::new(
+        "conv2d",
+        input,
+        WindowOptions {
+            kernel: [kh, kw],
+            ..options
+        },
+    )?;
+    if window.channels != in_channels {
+        return Err(Error::InvalidArgument {
+            op: "conv2d",
+            message: format!(
+                "input {input} has {} channels but weight {weight} expects {in_channels}",
+                window.channels
+            ),
+        });
+    }
+    Ok(window)
+}
+
+impl<B: Backend> Tensor<B> {
+    /// 2-D convolution of `[N, C, H, W]` by `weight` (`[O, C, kh, kw]`) plus an optional
+    /// `bias` (`[O]`); `options.kernel` is taken from the weight. Returns `[N, O, OH, OW]`.
+    pub fn conv2d(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        options: WindowOptions,
+    ) -> Result<Self> {
+        let window = conv2d_window(self.shape(), weight.shape(), options)?;
+        let out_channels = weight.dims()[0];
+        let storage = B::conv2d(
+            self.backend(),
+            self.storage(),
+            weight.storage(),
+            &window,
+            out_channels,
+        )?;
+        let y = Tensor::from_storage(storage, window.output_shape(out_channels), self.backend())?;
+        match bias {
+            None => Ok(y),
+            Some(bias) => {
+                bias.expect_dims("conv2d bias", &[out_channels])?;
+                y.add(&bias.reshape([out_channels, 1, 1])?)
+            }
+        }
+    }
+
+    /// Gradients of [`Tensor::conv2d`] with respect to the input and the weight (each only if
+    /// `wanted`), given the output gradient `grad`.
+    pub fn conv2d_backward(
+        &self,
+        weight: &Self,
+        grad: &Self,
+        options: WindowOptions,
+        wanted: Conv2dGradients,
+    ) -> Result<(Option<Self>, Option<Self>)> {
+        let window = conv2d_window(self.shape(), weight.shape(), options)?;
+        let out_channels = weight.dims()[0];
+        grad.expect_dims("conv2d backward", window.output_shape(out_channels).dims())?;
+        let (grad_input, grad_weight) = B::conv2d_backward(
+            self.backend(),
+            self.storage(),
+            weight.storage(),
+            grad.storage(),
+            &window,
+            out_channels,
+            wanted,
+        )?;
+        let grad_input = grad_input
+            .map(|s| Tensor::from_storage(s, self.shape().clone(), self.backend()))
+            .transpose()?;
+        let grad_weight = grad_weight
+            .map(|s| Tensor::from_storage(s, weight.shape().clone(), self.backend()))
+            .transpose()?;
+        Ok((grad_input, grad_weight))
+    }
+
+    /// The gradient of a per-channel bias of an `[N, C, H, W]` output: `grad` summed over
+    /// `N`, `H` and `W`.
+    pub fn channel_sums(&self) -> Result<Self> {
+        let &[n, c, h, w] = self.dims() else {
+            return Err(Error::WrongRank {
+                op: "channel_sums",
+                expected: "a tensor of shape [N, C, H, W]",
+                shape: self.shape().clone(),
+            });
+        };
+        self.reshape([n, c, h * w])?
+            .reduce(ReduceOp::Sum, 2, false)?
+            .reduce(ReduceOp::Sum, 0, false)
+    }
+}
+
+/// Convolutions of the conformance table: padding, stride, no padding with a large kernel, a
+/// rectangular kernel with uneven stride and dilation, and the lab CNN's second layer.
+pub(crate) fn conformance_cases(backward: bool) -> Vec<OpCase> {
+    let shapes: [(&'static str, [usize; 4], [usize; 4], WindowOptions); 5] = [
+        (
+            "3x3 pad 1",
+            [2, 3, 7, 6],
+            [4, 3, 3, 3],
+            WindowOptions::new([3, 3]).padding([1, 1]),
+        ),
+        (
+            "3x3 stride 2",
+            [2, 2, 9, 8],
+            [3, 2, 3, 3],
+            WindowOptions::new([3, 3]).stride([2, 2]),
+        ),
+        (
+            "5x5",
+            [1, 3, 8, 8],
+            [2, 3, 5, 5],
+            WindowOptions::new([5, 5]),
+        ),
+        (
+            "2x3 stride (2,1) dilation 2",
+            [2, 2, 9, 7],
+            [3, 2, 2, 3],
+            WindowOptions::new([2, 3])
+                .stride([2, 1])
+                .padding([1, 0])
+                .dilation([2, 1]),
+        ),
+        (
+            "lab CNN layer 2",
+            [4, 32, 14, 14],
+            [64, 32, 3, 3],
+            WindowOptions::new([3, 3]).padding([1, 1]),
+        ),
+    ];
+    shapes
+        .into_iter()
+        .map(|(class, input, weight, options)| {
+            let values = CaseValues::Uniform(-1.0, 1.0);
+            let tensor = |dims: &[usize]| CaseInput::new(dims, values);
+            let mut inputs = vec![tensor(&input), tensor(&weight)];
+            let call = if backward {
+                let window =
+                    conv2d_window(&Shape::from(&input[..]), &Shape::from(&weight[..]), options)
+                        .expect("the table's convolutions fit");
+                inputs.push(tensor(window.output_shape(weight[0]).dims()));
+                OpCall::Conv2dBackward(options)
+            } else {
+                inputs.push(tensor(&[weight[0]]));
+                OpCall::Conv2d(options)
+            };
+            OpCase {
+                call,
+                class,
+                inputs,
+            }
+        })
+        .collect()
+}
