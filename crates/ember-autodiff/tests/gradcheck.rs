@@ -2,7 +2,8 @@
 
 use ember_autodiff::gradcheck::{GradCheck, check_gradients};
 use ember_autodiff::{Result, Var};
-use ember_tensor::ops::{BinaryOp, ScalarOp, UnaryOp};
+use ember_tensor::conformance::OpKind;
+use ember_tensor::ops::{BinaryOp, ScalarOp, UnaryOp, WindowOptions};
 use ember_tensor::{Cpu, Shape, Tensor, rand::Rng, seeded_rng};
 
 type Op = fn(&[Var<Cpu>]) -> Result<Var<Cpu>>;
@@ -198,4 +199,163 @@ fn a_gradient_check_detects_a_wrong_gradient() {
         matches!(wrong, Err(ember_autodiff::Error::GradientMismatch { .. })),
         "{wrong:?}"
     );
+}
+
+/// Distinct values at least 0.1 apart in a seeded order, so no finite-difference step moves a
+/// window's maximum.
+fn distinct_values(shape: impl Into<Shape>, seed: u64) -> Tensor<Cpu> {
+    use ember_tensor::rand::seq::SliceRandom;
+    let shape = shape.into();
+    let mut data: Vec<f32> = (0..shape.numel()).map(|i| i as f32 * 0.1 - 1.0).collect();
+    data.shuffle(&mut seeded_rng(seed));
+    Tensor::from_vec(data, shape, &Cpu).expect("values")
+}
+
+fn conv_configurations() -> Vec<([usize; 4], [usize; 4], WindowOptions, bool)> {
+    vec![
+        (
+            [2, 2, 5, 4],
+            [3, 2, 3, 3],
+            WindowOptions::new([3, 3]).padding([1, 1]),
+            true,
+        ),
+        (
+            [1, 3, 6, 5],
+            [2, 3, 3, 2],
+            WindowOptions::new([3, 2]).stride([2, 2]),
+            true,
+        ),
+        (
+            [2, 1, 7, 6],
+            [2, 1, 2, 3],
+            WindowOptions::new([2, 3])
+                .stride([2, 1])
+                .padding([1, 0])
+                .dilation([2, 1]),
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn conv2d_passes_for_input_weight_and_bias() {
+    for (i, (input, weight, options, bias)) in conv_configurations().into_iter().enumerate() {
+        let x = values(input, 100 + i as u64, false, 0.1);
+        let w = values(weight, 110 + i as u64, false, 0.1);
+        let out = Tensor::<Cpu>::zeros(input, &Cpu)
+            .and_then(|x| x.conv2d(&Tensor::zeros(weight, &Cpu)?, None, options))
+            .expect("shape");
+        // A random weighting of the output: the function stays linear in each input, so
+        // central differences are exact up to rounding.
+        let r = values(out.shape().clone(), 115 + i as u64, false, 0.1);
+        let mut inputs = vec![x, w, r];
+        if bias {
+            inputs.push(values([weight[0]], 120 + i as u64, false, 0.1));
+        }
+        check_gradients(
+            "conv2d",
+            &inputs,
+            move |v| v[0].conv2d(&v[1], v.get(3), options)?.mul(&v[2])?.sum_all(),
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("configuration {i}: {e}"));
+    }
+}
+
+#[test]
+fn max_pool2d_passes_with_overlapping_and_padded_windows() {
+    let cases = [
+        ([2, 2, 4, 6], WindowOptions::new([2, 2]).stride([2, 2])),
+        (
+            [1, 2, 7, 5],
+            WindowOptions::new([3, 3]).stride([2, 2]).padding([1, 1]),
+        ),
+        ([1, 1, 5, 7], WindowOptions::new([2, 3]).stride([1, 2])),
+    ];
+    for (i, (input, options)) in cases.into_iter().enumerate() {
+        let x = distinct_values(input, 130 + i as u64);
+        check_gradients(
+            "max_pool2d",
+            &[x],
+            move |v| v[0].max_pool2d(options)?.square()?.sum_all(),
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("configuration {i}: {e}"));
+    }
+}
+
+#[test]
+fn avg_pool2d_passes_with_overlapping_and_padded_windows() {
+    let cases = [
+        ([2, 2, 4, 6], WindowOptions::new([2, 2]).stride([2, 2])),
+        (
+            [1, 2, 7, 5],
+            WindowOptions::new([3, 3]).stride([2, 2]).padding([1, 1]),
+        ),
+    ];
+    for (i, (input, options)) in cases.into_iter().enumerate() {
+        let x = values(input, 140 + i as u64, false, 0.1);
+        check_gradients(
+            "avg_pool2d",
+            &[x],
+            move |v| v[0].avg_pool2d(options)?.square()?.sum_all(),
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("configuration {i}: {e}"));
+    }
+}
+
+#[test]
+fn layout_ops_pass() {
+    let x = values([2, 3, 4], 150, false, 0.1);
+    let weights = values([4, 2, 3], 151, false, 0.1);
+    check_gradients(
+        "permute",
+        &[x.clone(), weights],
+        |v| v[0].permute(&[2, 0, 1])?.mul(&v[1])?.square()?.sum_all(),
+        &GradCheck::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    check_gradients(
+        "transpose + flatten + view",
+        &[x],
+        |v| {
+            v[0].transpose(0, 2)?
+                .flatten_from(1)?
+                .view([24])?
+                .square()?
+                .sum_all()
+        },
+        &GradCheck::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The gradient check that covers each op kind with declared conformance cases. An exhaustive
+/// match: a new kind does not compile until it names its check (and that check exists above).
+fn gradient_check_of(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::StridedCopy => "layout_ops_pass",
+        OpKind::Unfold2d | OpKind::Fold2d | OpKind::Conv2d | OpKind::Conv2dBackward => {
+            "conv2d_passes_for_input_weight_and_bias"
+        }
+        OpKind::ScatterRows | OpKind::MaxPool2d | OpKind::MaxPool2dBackward => {
+            "max_pool2d_passes_with_overlapping_and_padded_windows"
+        }
+        OpKind::AvgPool2d | OpKind::AvgPool2dBackward => {
+            "avg_pool2d_passes_with_overlapping_and_padded_windows"
+        }
+    }
+}
+
+#[test]
+fn every_declared_op_kind_has_a_gradient_check() {
+    let source = include_str!("gradcheck.rs");
+    for &kind in ember_tensor::conformance::kinds() {
+        let check = gradient_check_of(kind);
+        assert!(
+            source.contains(&format!("fn {check}()")),
+            "{kind:?}: no test named {check}"
+        );
+    }
 }

@@ -83,6 +83,32 @@ pub enum Error {
         /// The stored dtype.
         found: String,
     },
+    /// A layer got an input of a shape it cannot take.
+    #[error("{layer}: expected an input of shape {expected}, got {got}")]
+    InputShape {
+        /// The layer, as PyTorch prints it (e.g. `Conv2d(1, 32, kernel_size=(3, 3), ...)`).
+        layer: String,
+        /// The shape it takes, e.g. `[N, 1, H, W]`.
+        expected: String,
+        /// The shape it got.
+        got: Shape,
+    },
+    /// A layer's forward pass failed (e.g. its window does not fit the input).
+    #[error("{layer}: {source}")]
+    Layer {
+        /// The layer, as PyTorch prints it.
+        layer: String,
+        /// What the op reported.
+        source: ember_autodiff::Error,
+    },
+    /// A layer was configured with values it cannot use.
+    #[error("{layer}: {message}")]
+    Config {
+        /// The layer, as PyTorch prints it.
+        layer: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
 }
 
 /// Result with [`Error`].

@@ -114,9 +114,10 @@ activation!(
 );
 
 /// Modules applied in order; parameters are named by position (`0.weight`, `2.bias`, ...), as
-/// PyTorch's `nn.Sequential`.
+/// PyTorch's `nn.Sequential`, or by the names given to [`Sequential::append_named`] (as a
+/// `Sequential` built from an `OrderedDict`: `layer1.0.weight`, `fc.bias`, ...).
 pub struct Sequential<B: Backend> {
-    layers: Vec<Box<dyn Module<B>>>,
+    layers: Vec<(String, Box<dyn Module<B>>)>,
     training: bool,
 }
 
@@ -144,15 +145,22 @@ impl<B: Backend> Sequential<B> {
         }
     }
 
-    /// Appends a module (builder style).
+    /// Appends a module (builder style), named by its position.
     pub fn append(mut self, layer: impl Module<B> + 'static) -> Self {
-        self.layers.push(Box::new(layer));
+        self.push(layer);
         self
     }
 
-    /// Appends a module.
+    /// Appends a module named `name` (builder style): its parameters are `name.weight`, ...
+    pub fn append_named(mut self, name: &str, layer: impl Module<B> + 'static) -> Self {
+        self.layers.push((name.to_string(), Box::new(layer)));
+        self
+    }
+
+    /// Appends a module, named by its position.
     pub fn push(&mut self, layer: impl Module<B> + 'static) {
-        self.layers.push(Box::new(layer));
+        let name = self.layers.len().to_string();
+        self.layers.push((name, Box::new(layer)));
     }
 
     /// Number of modules.
@@ -174,21 +182,21 @@ impl<B: Backend> Sequential<B> {
 impl<B: Backend> Module<B> for Sequential<B> {
     fn forward(&self, x: &Var<B>) -> Result<Var<B>> {
         let mut h = x.clone();
-        for layer in &self.layers {
+        for (_, layer) in &self.layers {
             h = layer.forward(&h)?;
         }
         Ok(h)
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<B>)) {
-        for (i, layer) in self.layers.iter().enumerate() {
-            layer.visit_parameters(&join_name(prefix, &i.to_string()), f);
+        for (name, layer) in &self.layers {
+            layer.visit_parameters(&join_name(prefix, name), f);
         }
     }
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
-        for layer in &mut self.layers {
+        for (_, layer) in &mut self.layers {
             layer.set_training(training);
         }
     }

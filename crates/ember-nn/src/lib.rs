@@ -29,17 +29,23 @@
 
 #![warn(missing_docs)]
 
+mod conv2d;
 mod error;
 pub mod init;
 mod layers;
 mod loss;
 mod module;
+mod pool2d;
+mod reshape;
 pub mod state_dict;
 
+pub use conv2d::{Conv2d, Conv2dConfig};
 pub use error::{Error, Result};
 pub use layers::{Linear, ReLU, Sequential, Sigmoid, Tanh};
 pub use loss::{CrossEntropyLoss, MSELoss, Reduction};
 pub use module::{Module, join_name};
+pub use pool2d::{AvgPool2d, MaxPool2d};
+pub use reshape::{Flatten, Unflatten};
 
 #[doc(hidden)]
 pub mod __private {

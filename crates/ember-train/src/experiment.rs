@@ -1,7 +1,9 @@
 //! The experiments, by name: the seed's models and the vanishing-gradient pair.
 
 use ember_nn::init::{self, FanMode};
-use ember_nn::{Linear, Module, ReLU, Sequential, Sigmoid};
+use ember_nn::{
+    Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid, Unflatten,
+};
 use ember_tensor::{Backend, seeded_rng};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,9 @@ pub enum Experiment {
     DeepRelu,
     /// The same five layers with sigmoid: the gradient vanishes towards the input.
     DeepSigmoid,
+    /// The lab's CNN: two blocks of Conv2d(3×3, padding 1) → ReLU → MaxPool2d(2), 32 and 64
+    /// channels, then Linear(3136, 10) with Xavier-uniform weights.
+    Cnn,
 }
 
 /// How weights are initialised.
@@ -77,13 +82,14 @@ impl InitScheme {
 
 impl Experiment {
     /// Every experiment, the default first.
-    pub const ALL: [Experiment; 6] = [
+    pub const ALL: [Experiment; 7] = [
         Experiment::Mlp,
         Experiment::Softmax,
         Experiment::SoftmaxNormal,
         Experiment::MlpSigmoid,
         Experiment::DeepRelu,
         Experiment::DeepSigmoid,
+        Experiment::Cnn,
     ];
 
     /// The name on the command line.
@@ -95,6 +101,7 @@ impl Experiment {
             Experiment::MlpSigmoid => "mlp-sigmoid",
             Experiment::DeepRelu => "deep-relu",
             Experiment::DeepSigmoid => "deep-sigmoid",
+            Experiment::Cnn => "cnn",
         }
     }
 
@@ -107,6 +114,7 @@ impl Experiment {
             Experiment::MlpSigmoid => "784-256-256-10 with sigmoid",
             Experiment::DeepRelu => "784-256-256-256-256-10 with ReLU",
             Experiment::DeepSigmoid => "784-256-256-256-256-10 with sigmoid (vanishing gradients)",
+            Experiment::Cnn => "the lab's CNN: 2 × (conv 3×3, ReLU, max-pool 2), Linear 3136→10",
         }
     }
 
@@ -123,9 +131,10 @@ impl Experiment {
             })
     }
 
-    /// Layer widths from input to output.
+    /// Widths of the fully connected layers, from their input to the output.
     pub fn widths(self) -> &'static [usize] {
         match self {
+            Experiment::Cnn => &[3136, 10],
             Experiment::Mlp | Experiment::MlpSigmoid => &[784, 256, 256, 10],
             Experiment::Softmax | Experiment::SoftmaxNormal => &[784, 10],
             Experiment::DeepRelu | Experiment::DeepSigmoid => &[784, 256, 256, 256, 256, 10],
@@ -153,6 +162,26 @@ impl Experiment {
         backend: &B,
     ) -> Result<Sequential<B>> {
         let mut rng = seeded_rng(seed);
+        if self == Experiment::Cnn {
+            let model = lab_cnn(&mut rng, backend)?;
+            // The lab: Xavier-uniform on the last layer's weight; another scheme replaces every
+            // weight.
+            let reinit: &[&str] = match init {
+                InitScheme::Default => &["fc.weight"],
+                _ => &[],
+            };
+            let scheme = match init {
+                InitScheme::Default => InitScheme::XavierUniform,
+                other => other,
+            };
+            reinit_weights(
+                &model,
+                scheme,
+                |name| reinit.is_empty() || reinit.contains(&name),
+                &mut rng,
+            )?;
+            return Ok(model);
+        }
         let widths = self.widths();
         let mut model = Sequential::new();
         for (i, pair) in widths.windows(2).enumerate() {
@@ -169,22 +198,51 @@ impl Experiment {
             InitScheme::Default => self.default_init(),
             other => other,
         };
-        for (name, p) in model.named_parameters() {
-            if !name.ends_with("weight") {
-                continue;
-            }
-            match init {
-                InitScheme::Default => {}
-                InitScheme::Normal => init::normal_(&p, 0.0, 1.0, &mut rng)?,
-                InitScheme::XavierUniform => init::xavier_uniform_(&p, 1.0, &mut rng)?,
-                InitScheme::KaimingUniform => {
-                    init::kaiming_uniform_(&p, 0.0, FanMode::FanIn, &mut rng)?
-                }
-                InitScheme::KaimingNormal => {
-                    init::kaiming_normal_(&p, 0.0, FanMode::FanIn, &mut rng)?
-                }
-            }
-        }
+        reinit_weights(&model, init, |_| true, &mut rng)?;
         Ok(model)
     }
+}
+
+/// Re-initialises with `scheme` every weight whose name `select` accepts (biases keep
+/// PyTorch's default, as in the seed's `normal_` run).
+fn reinit_weights<B: Backend>(
+    model: &Sequential<B>,
+    scheme: InitScheme,
+    select: impl Fn(&str) -> bool,
+    rng: &mut ember_tensor::SeededRng,
+) -> Result<()> {
+    for (name, p) in model.named_parameters() {
+        if !name.ends_with("weight") || !select(&name) {
+            continue;
+        }
+        match scheme {
+            InitScheme::Default => {}
+            InitScheme::Normal => init::normal_(&p, 0.0, 1.0, rng)?,
+            InitScheme::XavierUniform => init::xavier_uniform_(&p, 1.0, rng)?,
+            InitScheme::KaimingUniform => init::kaiming_uniform_(&p, 0.0, FanMode::FanIn, rng)?,
+            InitScheme::KaimingNormal => init::kaiming_normal_(&p, 0.0, FanMode::FanIn, rng)?,
+        }
+    }
+    Ok(())
+}
+
+/// The lab's CNN with PyTorch's parameter names (`layer1.0.weight` … `fc.bias`), taking
+/// `[N, 784]` images, which its first layer views as `[N, 1, 28, 28]`.
+fn lab_cnn<B: Backend>(rng: &mut ember_tensor::SeededRng, backend: &B) -> Result<Sequential<B>> {
+    let block =
+        |in_channels, out_channels, rng: &mut ember_tensor::SeededRng| -> Result<Sequential<B>> {
+            let conv = Conv2dConfig::new(in_channels, out_channels, [3, 3]).padding([1, 1]);
+            Ok(Sequential::new()
+                .append(Conv2d::new(conv, rng, backend)?)
+                .append(ReLU)
+                .append(MaxPool2d::new([2, 2])))
+        };
+    let layer1 = block(1, 32, rng)?;
+    let layer2 = block(32, 64, rng)?;
+    Ok(Sequential::new()
+        .append_named("image", Unflatten::new(1, &[1, 28, 28]))
+        .append_named("layer1", layer1)
+        .append_named("layer2", layer2)
+        .append_named("flatten", Flatten::default())
+        .append_named("fc", Linear::new(7 * 7 * 64, 10, rng, backend)?))
 }
