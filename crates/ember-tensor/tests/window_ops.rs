@@ -187,7 +187,7 @@ fn unfold_and_fold_match_the_reference_and_are_adjoint() {
         let x = random(&input, seed as u64);
         let window = Window2d::new("test", x.shape(), options).unwrap();
         let cols = x.unfold2d(options, -7.0).unwrap();
-        assert_eq!(cols.dims(), &[window.rows(), window.cols()]);
+        assert_eq!(cols.dims(), &[window.patch_len(), window.positions()]);
         assert_eq!(
             cols.to_vec().unwrap(),
             unfold_reference(&x.to_vec().unwrap(), &window, -7.0)

@@ -83,7 +83,11 @@ impl Wgpu {
         let (op, kernel, len) = if fold {
             ("fold2d", Kernel::Fold2d, window.input_len())
         } else {
-            ("unfold2d", Kernel::Unfold2d, window.rows() * window.cols())
+            (
+                "unfold2d",
+                Kernel::Unfold2d,
+                window.patch_len() * window.positions(),
+            )
         };
         let out = self.context.allocate(op, len)?;
         if len == 0 {

@@ -7,14 +7,15 @@ mod elementwise;
 mod layout;
 mod matmul;
 mod optimizer;
+mod pool;
 mod reduce;
 mod rows;
 
 use ndarray::ArcArray1;
 
 use crate::ops::{
-    AvgPool2dOp, BinaryOp, Conv2dOp, MatmulDims, MaxPool2dOp, OptimizerUpdate, ReduceOp, ScalarOp,
-    StridedView, UnaryOp, Window2d,
+    AvgPool2dOp, BinaryOp, Conv2dOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, StridedView,
+    UnaryOp, Window2d,
 };
 use crate::{Backend, Result, Shape};
 
@@ -173,8 +174,7 @@ impl Backend for Cpu {
     }
 }
 
-// Convolution and pooling: the default bodies (unfold + GEMM, unfold + argmax) measured fast
-// enough on the CPU (docs/BENCHMARKS.md).
+// Convolution and average pooling: the default bodies (unfold + GEMM, unfold + mean). Max
+// pooling is overridden by a direct pass (`pool.rs`).
 impl Conv2dOp<Cpu> for Cpu {}
-impl MaxPool2dOp<Cpu> for Cpu {}
 impl AvgPool2dOp<Cpu> for Cpu {}

@@ -17,8 +17,8 @@ pub trait AvgPool2dOp<B: Backend> {
     fn avg_pool2d(backend: &B, x: &B::Storage, window: &Window2d) -> Result<B::Storage> {
         let per_channel = window.per_channel();
         let cols = backend.unfold2d(x, &per_channel, 0.0)?;
-        let shape = Shape::new([per_channel.rows(), per_channel.taps()]);
-        backend.reduce(ReduceOp::Mean, &cols, &shape, 1)
+        let shape = Shape::new([per_channel.taps(), per_channel.positions()]);
+        backend.reduce(ReduceOp::Mean, &cols, &shape, 0)
     }
 
     /// The gradient with respect to `x`: each value of `grad` spread evenly over its window.
@@ -33,8 +33,8 @@ pub trait AvgPool2dOp<B: Backend> {
             grad,
             &StridedView {
                 offset: 0,
-                dims: vec![per_channel.rows(), taps],
-                strides: vec![1, 0],
+                dims: vec![taps, per_channel.positions()],
+                strides: vec![0, 1],
             },
         )?;
         let spread = backend.scalar(ScalarOp::Mul, &spread, 1.0 / taps as f32)?;

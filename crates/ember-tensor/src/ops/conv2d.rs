@@ -2,9 +2,9 @@
 //! the `Tensor` methods, the [`Conv2dOp`] family with default bodies built from unfold, matmul,
 //! strided copy and fold, and the op's conformance cases.
 //!
-//! Forward: `cols = unfold(x)` (`[N·OH·OW, C·kh·kw]`), `y = cols · Wᵀ` (`[N·OH·OW, O]`), then
+//! Forward: `cols = unfold(x)` (`[C·kh·kw, N·OH·OW]`), `y = W · cols` (`[O, N·OH·OW]`), then
 //! a strided copy to `[N, O, OH, OW]`. Backward, with `G` the output gradient as
-//! `[N·OH·OW, O]`: `dW = Gᵀ · cols` and `dx = fold(G · W)`.
+//! `[O, N·OH·OW]`: `dW = G · colsᵀ` and `dx = fold(Wᵀ · G)`.
 
 use crate::conformance::{CaseInput, CaseValues, OpCall, OpCase};
 use crate::ops::layout::StridedView;
@@ -27,17 +27,17 @@ pub trait Conv2dOp<B: Backend> {
     ) -> Result<B::Storage> {
         let cols = backend.unfold2d(x, window, 0.0)?;
         let y = backend.matmul(
-            &cols,
             weight,
+            &cols,
             MatmulDims {
-                m: window.rows(),
-                k: window.cols(),
-                n: out_channels,
+                m: out_channels,
+                k: window.patch_len(),
+                n: window.positions(),
                 trans_a: false,
-                trans_b: true,
+                trans_b: false,
             },
         )?;
-        backend.strided_copy(&y, &pixels_to_channels(window, out_channels))
+        backend.strided_copy(&y, &channels_to_images(window, out_channels))
     }
 
     /// Gradients of [`Conv2dOp::conv2d`] with respect to `x` and `weight` (each only when asked
@@ -51,7 +51,7 @@ pub trait Conv2dOp<B: Backend> {
         out_channels: usize,
         wanted: Conv2dGradients,
     ) -> Result<(Option<B::Storage>, Option<B::Storage>)> {
-        let grad_rows = backend.strided_copy(grad, &channels_to_pixels(window, out_channels))?;
+        let grad_rows = backend.strided_copy(grad, &images_to_channels(window, out_channels))?;
         let grad_weight = if wanted.weight {
             let cols = backend.unfold2d(x, window, 0.0)?;
             Some(backend.matmul(
@@ -59,10 +59,10 @@ pub trait Conv2dOp<B: Backend> {
                 &cols,
                 MatmulDims {
                     m: out_channels,
-                    k: window.rows(),
-                    n: window.cols(),
-                    trans_a: true,
-                    trans_b: false,
+                    k: window.positions(),
+                    n: window.patch_len(),
+                    trans_a: false,
+                    trans_b: true,
                 },
             )?)
         } else {
@@ -70,13 +70,13 @@ pub trait Conv2dOp<B: Backend> {
         };
         let grad_input = if wanted.input {
             let grad_cols = backend.matmul(
-                &grad_rows,
                 weight,
+                &grad_rows,
                 MatmulDims {
-                    m: window.rows(),
+                    m: window.patch_len(),
                     k: out_channels,
-                    n: window.cols(),
-                    trans_a: false,
+                    n: window.positions(),
+                    trans_a: true,
                     trans_b: false,
                 },
             )?;
@@ -97,23 +97,23 @@ pub struct Conv2dGradients {
     pub weight: bool,
 }
 
-/// Reads `[N·OH·OW, O]` (rows of output positions) as `[N, O, OH·OW]`.
-fn pixels_to_channels(window: &Window2d, out_channels: usize) -> StridedView {
+/// Reads `[O, N·OH·OW]` (a row per output channel) as `[N, O, OH·OW]`: runs of `OH·OW`.
+fn channels_to_images(window: &Window2d, out_channels: usize) -> StridedView {
     let pixels = window.output[0] * window.output[1];
     StridedView {
         offset: 0,
         dims: vec![window.batch, out_channels, pixels],
-        strides: vec![pixels * out_channels, 1, out_channels],
+        strides: vec![pixels, window.batch * pixels, 1],
     }
 }
 
-/// Reads `[N, O, OH·OW]` as `[N·OH·OW, O]` (as `[N, OH·OW, O]`).
-fn channels_to_pixels(window: &Window2d, out_channels: usize) -> StridedView {
+/// Reads `[N, O, OH·OW]` as `[O, N·OH·OW]` (as `[O, N, OH·OW]`).
+fn images_to_channels(window: &Window2d, out_channels: usize) -> StridedView {
     let pixels = window.output[0] * window.output[1];
     StridedView {
         offset: 0,
-        dims: vec![window.batch, pixels, out_channels],
-        strides: vec![pixels * out_channels, 1, pixels],
+        dims: vec![out_channels, window.batch, pixels],
+        strides: vec![pixels, out_channels * pixels, 1],
     }
 }
 

@@ -2,11 +2,13 @@
 //! methods, the [`MaxPool2dOp`] family with default bodies built from unfold, argmax, gather,
 //! scatter and fold, and the op's conformance cases.
 //!
-//! Each channel's windows are unfolded as rows (padding reads −∞), the first maximum of each
-//! row is kept with its tap index, and the backward pass puts each output gradient at that tap
-//! and folds: the gradient goes to the first maximum of a window, as in PyTorch.
+//! Each channel's windows are unfolded (padding reads −∞) and transposed to one row per
+//! window, the first maximum of each row is kept with its tap index, and the backward pass puts
+//! each output gradient at that tap and folds: the gradient goes to the first maximum of a
+//! window, as in PyTorch.
 
 use crate::conformance::{CaseInput, CaseValues, OpCall, OpCase};
+use crate::ops::layout::StridedView;
 use crate::ops::window::{Window2d, WindowOptions};
 use crate::{Backend, Error, Result, Shape, Tensor};
 
@@ -20,10 +22,11 @@ pub trait MaxPool2dOp<B: Backend> {
         window: &Window2d,
     ) -> Result<(B::Storage, B::Storage)> {
         let per_channel = window.per_channel();
-        let (rows, taps) = (per_channel.rows(), per_channel.taps());
+        let (outputs, taps) = (per_channel.positions(), per_channel.taps());
         let cols = backend.unfold2d(x, &per_channel, f32::NEG_INFINITY)?;
-        let indices = backend.argmax(&cols, rows, taps)?;
-        let y = backend.gather(&cols, &indices, rows, taps)?;
+        let windows = backend.strided_copy(&cols, &transposed(taps, outputs))?;
+        let indices = backend.argmax(&windows, outputs, taps)?;
+        let y = backend.gather(&windows, &indices, outputs, taps)?;
         Ok((y, indices))
     }
 
@@ -36,8 +39,19 @@ pub trait MaxPool2dOp<B: Backend> {
         window: &Window2d,
     ) -> Result<B::Storage> {
         let per_channel = window.per_channel();
-        let cols = backend.scatter(grad, indices, per_channel.rows(), per_channel.taps())?;
+        let (outputs, taps) = (per_channel.positions(), per_channel.taps());
+        let windows = backend.scatter(grad, indices, outputs, taps)?;
+        let cols = backend.strided_copy(&windows, &transposed(outputs, taps))?;
         backend.fold2d(&cols, &per_channel)
+    }
+}
+
+/// Reads a `[rows, cols]` matrix as its `[cols, rows]` transpose.
+fn transposed(rows: usize, cols: usize) -> StridedView {
+    StridedView {
+        offset: 0,
+        dims: vec![cols, rows],
+        strides: vec![1, cols],
     }
 }
 

@@ -1,12 +1,14 @@
 //! Unfold (im2col) and fold (col2im): the primitives convolution and pooling are built from,
 //! and scatter, the adjoint of gather.
 //!
-//! `unfold` turns an `[N, C, H, W]` input into a matrix with one row per output position
-//! (`N · OH · OW` rows, in `(n, oy, ox)` order) and one column per window tap of every channel
-//! (`C · kh · kw` columns, in `(c, i, j)` order — the order of a flattened `Conv2d` weight).
-//! Taps in the padding read `pad_value`. `fold` is its adjoint: each column entry is added back
-//! to the input position it was read from (padding taps are dropped), so overlapping windows
-//! sum.
+//! `unfold` turns an `[N, C, H, W]` input into a matrix with one row per window tap of every
+//! channel (`C · kh · kw` rows, in `(c, i, j)` order — the order of a flattened `Conv2d`
+//! weight) and one column per output position (`N · OH · OW` columns, in `(n, oy, ox)` order),
+//! as `torch.nn.functional.unfold` with the batch folded into the columns. A row is a shifted,
+//! strided copy of one input plane, so the kernel is a sequence of short copies; and a
+//! convolution is then `W · cols`, already in output-channel-major order. Taps in the padding
+//! read `pad_value`. `fold` is its adjoint: each entry is added back to the input position it
+//! was read from (padding taps are dropped), in row order, so overlapping windows sum.
 
 use crate::conformance::{CaseInput, CaseValues, OpCall, OpCase};
 use crate::ops::window::{Window2d, WindowOptions};
@@ -16,14 +18,14 @@ use crate::{Backend, Error, Result, Shape, Tensor};
 pub fn unfold_reference(x: &[f32], window: &Window2d, pad_value: f32) -> Vec<f32> {
     let [kh, kw] = window.options.kernel;
     let [h, w] = window.input;
-    let mut out = Vec::with_capacity(window.rows() * window.cols());
-    for n in 0..window.batch {
-        for oy in 0..window.output[0] {
-            for ox in 0..window.output[1] {
-                for c in 0..window.channels {
+    let mut out = Vec::with_capacity(window.patch_len() * window.positions());
+    for c in 0..window.channels {
+        for i in 0..kh {
+            for j in 0..kw {
+                for n in 0..window.batch {
                     let plane = &x[(n * window.channels + c) * h * w..][..h * w];
-                    for i in 0..kh {
-                        for j in 0..kw {
+                    for oy in 0..window.output[0] {
+                        for ox in 0..window.output[1] {
                             out.push(match window.source(oy, ox, i, j) {
                                 Some((y, xx)) => plane[y * w + xx],
                                 None => pad_value,
@@ -37,19 +39,20 @@ pub fn unfold_reference(x: &[f32], window: &Window2d, pad_value: f32) -> Vec<f32
     out
 }
 
-/// Reference fold on host data: contributions added in row order.
+/// Reference fold on host data: contributions added in row order (taps `(c, i, j)`
+/// ascending), so each input element sums its entries in tap order.
 pub fn fold_reference(cols: &[f32], window: &Window2d) -> Vec<f32> {
     let [kh, kw] = window.options.kernel;
     let [h, w] = window.input;
     let mut out = vec![0.0; window.input_len()];
     let mut next = cols.iter();
-    for n in 0..window.batch {
-        for oy in 0..window.output[0] {
-            for ox in 0..window.output[1] {
-                for c in 0..window.channels {
+    for c in 0..window.channels {
+        for i in 0..kh {
+            for j in 0..kw {
+                for n in 0..window.batch {
                     let base = (n * window.channels + c) * h * w;
-                    for i in 0..kh {
-                        for j in 0..kw {
+                    for oy in 0..window.output[0] {
+                        for ox in 0..window.output[1] {
                             let value = next.next().copied().unwrap_or(0.0);
                             if let Some((y, xx)) = window.source(oy, ox, i, j) {
                                 out[base + y * w + xx] += value;
@@ -64,21 +67,25 @@ pub fn fold_reference(cols: &[f32], window: &Window2d) -> Vec<f32> {
 }
 
 impl<B: Backend> Tensor<B> {
-    /// The windows of an `[N, C, H, W]` tensor as rows of an `[N·OH·OW, C·kh·kw]` matrix
-    /// (im2col, as `torch.nn.functional.unfold` transposed); padding reads `pad_value`.
+    /// The windows of an `[N, C, H, W]` tensor as the columns of a `[C·kh·kw, N·OH·OW]`
+    /// matrix (im2col); padding reads `pad_value`.
     pub fn unfold2d(&self, options: WindowOptions, pad_value: f32) -> Result<Self> {
         let window = Window2d::new("unfold2d", self.shape(), options)?;
         let storage = self
             .backend()
             .unfold2d(self.storage(), &window, pad_value)?;
-        Tensor::from_storage(storage, [window.rows(), window.cols()], self.backend())
+        Tensor::from_storage(
+            storage,
+            [window.patch_len(), window.positions()],
+            self.backend(),
+        )
     }
 
-    /// The adjoint of [`Tensor::unfold2d`]: an `[N·OH·OW, C·kh·kw]` matrix added back into an
+    /// The adjoint of [`Tensor::unfold2d`]: a `[C·kh·kw, N·OH·OW]` matrix added back into an
     /// input of `input_shape` (col2im). Overlapping windows sum; padding taps are dropped.
     pub fn fold2d(&self, input_shape: &Shape, options: WindowOptions) -> Result<Self> {
         let window = Window2d::new("fold2d", input_shape, options)?;
-        self.expect_dims("fold2d", &[window.rows(), window.cols()])?;
+        self.expect_dims("fold2d", &[window.patch_len(), window.positions()])?;
         let storage = self.backend().fold2d(self.storage(), &window)?;
         Tensor::from_storage(storage, input_shape.clone(), self.backend())
     }
@@ -161,7 +168,7 @@ pub(crate) fn fold_conformance_cases() -> Vec<OpCase> {
                 call: OpCall::Fold2d { input, options },
                 class,
                 inputs: vec![CaseInput::new(
-                    &[window.rows(), window.cols()],
+                    &[window.patch_len(), window.positions()],
                     CaseValues::Uniform(-3.0, 3.0),
                 )],
             })

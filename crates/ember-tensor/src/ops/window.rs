@@ -124,13 +124,13 @@ impl Window2d {
         })
     }
 
-    /// Rows of the unfolded matrix: one per output position, `N · OH · OW`.
-    pub fn rows(&self) -> usize {
+    /// Columns of the unfolded matrix: one per output position, `N · OH · OW`.
+    pub fn positions(&self) -> usize {
         self.batch * self.output[0] * self.output[1]
     }
 
-    /// Columns of the unfolded matrix: one per window tap of every channel, `C · kh · kw`.
-    pub fn cols(&self) -> usize {
+    /// Rows of the unfolded matrix: one per window tap of every channel, `C · kh · kw`.
+    pub fn patch_len(&self) -> usize {
         self.channels * self.taps()
     }
 
@@ -155,7 +155,7 @@ impl Window2d {
     }
 
     /// The same window over each channel as its own image (`[N·C, 1, H, W]`): how pooling
-    /// unfolds, so each row of the unfolded matrix is one channel's window.
+    /// unfolds, so each column of the unfolded matrix is one channel's window.
     pub fn per_channel(&self) -> Window2d {
         Window2d {
             batch: self.batch * self.channels,

@@ -1,9 +1,9 @@
 // Unfold (im2col) and fold (col2im) of an [N, C, H, W] input over a 2-D sliding window.
 //
-// unfold2d: one invocation per element of the [N·OH·OW, C·kh·kw] matrix; taps in the padding
-// read `pad_value`.
-// fold2d: one invocation per input element, which adds the entries read from it in row order
-// (output positions ascending), the order of the CPU reference, so results are bit-identical.
+// unfold2d: one invocation per element of the [C·kh·kw, N·OH·OW] matrix (a row per tap of
+// every channel, a column per output position); taps in the padding read `pad_value`.
+// fold2d: one invocation per input element, which adds the entries read from it in tap order,
+// the order of the CPU reference, so results are bit-identical.
 
 const WORKGROUP_SIZE: u32 = 256u;
 
@@ -44,19 +44,17 @@ fn unfold2d(
     if (i >= params.len) {
         return;
     }
-    let taps = params.kernel_h * params.kernel_w;
-    let cols = params.channels * taps;
-    let row = i / cols;
-    let col = i % cols;
     let pixels = params.out_h * params.out_w;
-    let n = row / pixels;
-    let pixel = row % pixels;
-    let oy = pixel / params.out_w;
-    let ox = pixel % params.out_w;
-    let c = col / taps;
-    let tap = col % taps;
-    let ky = tap / params.kernel_w;
-    let kx = tap % params.kernel_w;
+    let positions = params.batch * pixels;
+    let tap_row = i / positions;
+    let position = i % positions;
+    let taps = params.kernel_h * params.kernel_w;
+    let c = tap_row / taps;
+    let ky = (tap_row % taps) / params.kernel_w;
+    let kx = tap_row % params.kernel_w;
+    let n = position / pixels;
+    let oy = (position % pixels) / params.out_w;
+    let ox = position % params.out_w;
     // Positions are computed shifted by the padding, so they never go below zero.
     let y = oy * params.stride_h + ky * params.dilation_h;
     let x = ox * params.stride_w + kx * params.dilation_w;
@@ -69,14 +67,14 @@ fn unfold2d(
     output[i] = value;
 }
 
-// The first output position along one axis whose window reaches `position` (padded
-// coordinates), i.e. the smallest o with o·stride + (kernel - 1)·dilation >= position.
-fn first_window(position: u32, kernel: u32, stride: u32, dilation: u32) -> u32 {
-    let reach = (kernel - 1u) * dilation;
-    if (position <= reach) {
-        return 0u;
+// The output position along one axis whose tap `k` reads padded coordinate `position`, or
+// `limit` when there is none.
+fn window_at(position: u32, k: u32, stride: u32, dilation: u32, limit: u32) -> u32 {
+    let offset = k * dilation;
+    if (position < offset || (position - offset) % stride != 0u) {
+        return limit;
     }
-    return (position - reach + stride - 1u) / stride;
+    return min((position - offset) / stride, limit);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -95,27 +93,21 @@ fn fold2d(
     let c = nc % params.channels;
     let y = (i % plane_len) / params.width + params.pad_h;
     let x = i % params.width + params.pad_w;
-    let taps = params.kernel_h * params.kernel_w;
-    let cols = params.channels * taps;
-    let first_oy = first_window(y, params.kernel_h, params.stride_h, params.dilation_h);
-    let first_ox = first_window(x, params.kernel_w, params.stride_w, params.dilation_w);
-    let last_oy = min(y / params.stride_h + 1u, params.out_h);
-    let last_ox = min(x / params.stride_w + 1u, params.out_w);
+    let positions = params.batch * params.out_h * params.out_w;
     var sum = 0.0;
-    for (var oy = first_oy; oy < last_oy; oy = oy + 1u) {
-        let dy = y - oy * params.stride_h;
-        if (dy % params.dilation_h != 0u) {
+    for (var ky = 0u; ky < params.kernel_h; ky = ky + 1u) {
+        let oy = window_at(y, ky, params.stride_h, params.dilation_h, params.out_h);
+        if (oy >= params.out_h) {
             continue;
         }
-        let ky = dy / params.dilation_h;
-        for (var ox = first_ox; ox < last_ox; ox = ox + 1u) {
-            let dx = x - ox * params.stride_w;
-            if (dx % params.dilation_w != 0u) {
+        for (var kx = 0u; kx < params.kernel_w; kx = kx + 1u) {
+            let ox = window_at(x, kx, params.stride_w, params.dilation_w, params.out_w);
+            if (ox >= params.out_w) {
                 continue;
             }
-            let kx = dx / params.dilation_w;
-            let row = (n * params.out_h + oy) * params.out_w + ox;
-            sum = sum + input[row * cols + c * taps + ky * params.kernel_w + kx];
+            let tap_row = (c * params.kernel_h + ky) * params.kernel_w + kx;
+            let position = (n * params.out_h + oy) * params.out_w + ox;
+            sum = sum + input[tap_row * positions + position];
         }
     }
     output[i] = sum;
