@@ -141,7 +141,7 @@ fn whole_run(device: &str) -> Result<String, String> {
     let mut train = Command::new(root().join("target/release/ember-train"));
     train
         .current_dir(root())
-        .args(["mlp", "--quiet", "--device", device, "--out"])
+        .args(["mlp", "--quiet", "--overwrite", "--device", device, "--out"])
         .arg(&out_dir);
     let started = Instant::now();
     let accuracy = output_of(train)?;

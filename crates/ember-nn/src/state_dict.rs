@@ -43,6 +43,16 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// flushed to disk, then renamed over `path`. A crash leaves either the old file or the new one,
 /// never a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// [`write_atomic`] with the writing done by `write` (the temporary file is given to it). If
+/// `write` fails — a full disk, an injected error — the temporary file is removed and `path` is
+/// left as it was.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -51,10 +61,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "checkpoint".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}{TEMP_MARKER}{}", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
-        file.write_all(bytes).map_err(io_error(&tmp))?;
+        write(&mut file).map_err(io_error(&tmp))?;
         file.sync_all().map_err(io_error(&tmp))?;
         drop(file);
         fs::rename(&tmp, path).map_err(io_error(path))?;
@@ -68,6 +78,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// What [`write_atomic`] puts between a file's name and the writing process's id.
+const TEMP_MARKER: &str = ".tmp-";
+
+/// The id of the process that wrote `name`, if it is one of [`write_atomic`]'s temporary files
+/// (`.<file>.tmp-<pid>`).
+fn temp_file_owner(name: &str) -> Option<u32> {
+    let (stem, pid) = name.rsplit_once(TEMP_MARKER)?;
+    if !stem.starts_with('.') || stem.len() < 2 {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is running (Linux: `/proc/<pid>`); where that cannot be known, only
+/// this process counts as running.
+fn process_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    Path::new("/proc/self").exists() && Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Removes the temporary files [`write_atomic`] left in `dir` when its process died mid-write
+/// (killed, power lost), keeping those of processes still running. Returns the files removed.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_file_owner) else {
+            continue;
+        };
+        if process_running(pid) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        fs::remove_file(&path).map_err(io_error(&path))?;
+        removed.push(path);
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 /// Serialises named tensors (downloaded from their device) to safetensors bytes.

@@ -2,9 +2,13 @@
 //! panics and the model is left unchanged.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
-use ember_nn::state_dict::{load_module, load_safetensors, save_safetensors, write_atomic};
+use ember_nn::state_dict::{
+    load_module, load_safetensors, remove_stale_temp_files, save_safetensors, write_atomic,
+    write_atomic_with,
+};
 use ember_nn::{Error, Linear, Module, ReLU, Sequential};
 use ember_tensor::{Cpu, Tensor, seeded_rng};
 
@@ -191,4 +195,53 @@ fn atomic_write_replaces_whole_files_and_leaves_no_temporaries() {
     // A write into a missing directory fails cleanly and leaves the old file alone.
     let err = write_atomic(&dir.path().join("missing/x.safetensors"), b"x").unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
+}
+
+#[test]
+fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chart.png");
+    write_atomic(&path, b"old and whole").unwrap();
+    // The disk fills up halfway through the new file.
+    let err = write_atomic_with(&path, |file| {
+        file.write_all(b"new but")?;
+        Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains(".chart.png.tmp-"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"old and whole");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("chart.png")]);
+}
+
+#[test]
+fn stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process that has exited: its id names no running process.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = dir
+        .path()
+        .join(format!(".checkpoint.safetensors.tmp-{dead}"));
+    let live = dir
+        .path()
+        .join(format!(".summary.json.tmp-{}", std::process::id()));
+    let unrelated = [".tmp-12", "notes.tmp-12", ".hidden", "model.safetensors"];
+    for path in [&stale, &live] {
+        std::fs::write(path, b"half").unwrap();
+    }
+    for name in unrelated {
+        std::fs::write(dir.path().join(name), b"keep").unwrap();
+    }
+    let removed = remove_stale_temp_files(dir.path()).unwrap();
+    assert_eq!(removed, vec![stale.clone()]);
+    assert!(!stale.exists());
+    assert!(live.exists());
+    for name in unrelated {
+        assert!(dir.path().join(name).exists(), "{name} was removed");
+    }
 }

@@ -198,9 +198,15 @@ impl<B: Backend, R: UpdateRule> Optimizer<B> for Fused<B, R> {
         };
         match dict.metadata.get("optimizer") {
             Some(name) if name == R::NAME => {}
-            other => {
+            Some(other) => {
                 return Err(incompatible(format!(
-                    "the state was saved by {other:?}, not {}",
+                    "the state was saved by the optimizer `{other}`, not `{}`",
+                    R::NAME
+                )));
+            }
+            None => {
+                return Err(incompatible(format!(
+                    "the state does not name its optimizer (metadata `optimizer` is missing); expected `{}`",
                     R::NAME
                 )));
             }

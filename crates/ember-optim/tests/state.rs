@@ -83,6 +83,14 @@ fn state_of_another_optimizer_is_rejected() {
         .load_state(&load_safetensors(&path).unwrap())
         .unwrap_err();
     assert!(err.to_string().contains("SGD"), "{err}");
+    // The name is quoted as written, not as Rust's debug form of an Option.
+    assert!(!err.to_string().contains("Some("), "{err}");
+
+    let mut unnamed = load_safetensors(&path).unwrap();
+    unnamed.metadata.remove("optimizer");
+    let err = adam.load_state(&unnamed).unwrap_err().to_string();
+    assert!(!err.contains("None"), "{err}");
+    assert!(err.contains("does not name its optimizer"), "{err}");
 }
 
 #[test]

@@ -1,12 +1,46 @@
 //! PNG charts: the loss curve, and per-layer gradient norms (the vanishing gradient made
 //! visible).
+//!
+//! A chart is drawn into memory, encoded to PNG and written with the atomic writer, so a full
+//! disk never leaves a half image. Every point has a marker (a one-epoch run is one dot), the x
+//! axis (epochs, layers) has integer ticks, a log axis has labels in every decade, and the
+//! legend sits beside the plot, never over the data.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
 use crate::{Error, Result};
+
+/// File name of a run's loss chart.
+pub const LOSS_CHART: &str = "loss.png";
+/// File name of a run's per-layer gradient-norm chart.
+pub const GRAD_NORMS_CHART: &str = "grad_norms.png";
+
+/// Size of every chart, in pixels.
+const SIZE: (u32, u32) = (960, 560);
+/// Width of the legend column to the right of the plot.
+const LEGEND_WIDTH: u32 = 220;
+/// At most this many labelled ticks on the x axis.
+const MAX_X_TICKS: usize = 15;
+/// A cost chart switches to a log axis when its values span more than this factor.
+const LOG_COST_SPAN: f64 = 1e3;
+
+/// Series colours (matplotlib's `tab10`).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
 
 /// Fonts tried for chart text, in order. Without one, charts are drawn without text.
 const FONT_PATHS: &[&str] = &[
@@ -36,26 +70,8 @@ fn font_available() -> bool {
 pub struct Series {
     /// Legend label.
     pub label: String,
-    /// (epoch, value) points.
+    /// (x, y) points; x is an integer (an epoch or a layer).
     pub points: Vec<(f64, f64)>,
-}
-
-fn chart_error(path: &Path) -> impl Fn(String) -> Error + '_ {
-    move |message| Error::Chart {
-        path: path.to_path_buf(),
-        message,
-    }
-}
-
-/// A tick label: three significant decimals, or scientific notation for tiny values.
-fn tick(v: &f64) -> String {
-    if *v == 0.0 || v.abs() >= 0.01 {
-        let s = format!("{v:.3}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    } else {
-        format!("{v:.1e}")
-    }
 }
 
 /// Axis titles of a chart.
@@ -67,7 +83,79 @@ pub struct Axes<'a> {
     pub y: &'a str,
 }
 
-/// Draws `series` into a PNG at `path`; `log_y` uses a logarithmic y axis.
+/// A chart drawn in memory.
+#[derive(Debug, Clone)]
+pub struct RenderedChart {
+    /// The PNG file's bytes.
+    pub png: Vec<u8>,
+    /// Width and height in pixels.
+    pub size: (u32, u32),
+    /// The plot area (where the data is drawn), as pixel ranges `(x0..x1, y0..y1)`.
+    pub plot_area: (std::ops::Range<i32>, std::ops::Range<i32>),
+}
+
+/// A tick label: three significant decimals, or scientific notation for tiny or huge values.
+fn tick(v: &f64) -> String {
+    if *v == 0.0 || (0.01..1e5).contains(&v.abs()) {
+        let s = format!("{v:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
+/// An integer tick label (the x axis: epochs, layers).
+fn integer_tick(v: &f64) -> String {
+    format!("{}", v.round() as i64)
+}
+
+/// Integer positions from `lo` to `hi` (inclusive), at most [`MAX_X_TICKS`] of them (their
+/// count is what the x axis asks plotters for).
+fn integer_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (lo, hi) = (lo.round() as i64, hi.round() as i64);
+    let count = (hi - lo + 1).max(1) as usize;
+    let step = count.div_ceil(MAX_X_TICKS) as i64;
+    (lo..=hi).step_by(step as usize).map(|v| v as f64).collect()
+}
+
+/// Ticks of a log axis over `lo..hi`: 1-2-5 in every decade, all nine digits when that gives
+/// fewer than four, only powers of ten when the range spans many decades.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let in_range = |mantissas: &[f64], every: i32| {
+        let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        let mut ticks = Vec::new();
+        for e in (first..=last).filter(|e| (e - first) % every == 0) {
+            for m in mantissas {
+                let v = m * 10f64.powi(e);
+                if v >= lo && v <= hi {
+                    ticks.push(v);
+                }
+            }
+        }
+        ticks
+    };
+    let decades = (hi / lo).log10();
+    if decades > 6.0 {
+        return in_range(&[1.0], (decades / 8.0).ceil() as i32);
+    }
+    let ticks = in_range(&[1.0, 2.0, 5.0], 1);
+    if ticks.len() >= 4 {
+        return ticks;
+    }
+    in_range(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], 1)
+}
+
+/// The finite points of a series that an axis can show.
+fn drawable(points: &[(f64, f64)], log_y: bool) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .copied()
+        .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0))
+        .collect()
+}
+
+/// Draws `series` into a PNG at `path` (atomically); `log_y` uses a logarithmic y axis.
 pub fn line_chart(
     path: &Path,
     title: &str,
@@ -75,118 +163,179 @@ pub fn line_chart(
     series: &[Series],
     log_y: bool,
 ) -> Result<()> {
-    let err = chart_error(path);
-    let text = font_available();
-    let points = series.iter().flat_map(|s| s.points.iter());
-    let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y) in points {
-        if y.is_finite() && (!log_y || y > 0.0) {
-            x_max = x_max.max(x);
-            y_min = y_min.min(y);
-            y_max = y_max.max(y);
-        }
-    }
-    if !y_min.is_finite() {
-        (y_min, y_max) = (if log_y { 1e-3 } else { 0.0 }, 1.0);
-    }
-    if y_max <= y_min {
-        y_max = y_min + 1.0;
-    }
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let mut builder = ChartBuilder::on(&root);
-    builder.margin(16);
-    if text {
-        builder
-            .caption(title, ("sans-serif", 24))
-            .x_label_area_size(44)
-            .y_label_area_size(72);
-    }
-    let x_range = 1.0..x_max.max(2.0);
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-        RGBColor(188, 189, 34),
-        RGBColor(23, 190, 207),
-    ];
-    macro_rules! draw {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            if text {
-                chart
-                    .configure_mesh()
-                    .x_desc(axes.x)
-                    .y_desc(axes.y)
-                    .x_label_formatter(&tick)
-                    .y_label_formatter(&tick)
-                    .draw()
-                    .map_err(|e| err(e.to_string()))?;
-            } else {
-                chart
-                    .configure_mesh()
-                    .disable_x_mesh()
-                    .disable_y_mesh()
-                    .x_labels(0)
-                    .y_labels(0)
-                    .draw()
-                    .map_err(|e| err(e.to_string()))?;
-            }
-            for (i, s) in series.iter().enumerate() {
-                let color = palette[i % palette.len()];
-                let pts: Vec<(f64, f64)> = s
-                    .points
-                    .iter()
-                    .copied()
-                    .filter(|&(_, y)| y.is_finite() && (!log_y || y > 0.0))
-                    .collect();
-                let drawn = chart
-                    .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                    .map_err(|e| err(e.to_string()))?;
-                if text {
-                    drawn.label(s.label.clone()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
-                }
-            }
-            if text {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()
-                    .map_err(|e| err(e.to_string()))?;
-            }
-        }};
-    }
-    if log_y {
-        let y_range = (y_min * 0.8)..(y_max * 1.25);
-        draw!(
-            builder
-                .build_cartesian_2d(x_range, y_range.log_scale())
-                .map_err(|e| err(e.to_string()))?
-        );
-    } else {
-        let pad = (y_max - y_min) * 0.05;
-        draw!(
-            builder
-                .build_cartesian_2d(x_range, (y_min - pad)..(y_max + pad))
-                .map_err(|e| err(e.to_string()))?
-        );
-    }
-    root.present().map_err(|e| err(e.to_string()))?;
+    let chart = render_chart(title, axes, series, log_y).map_err(|message| Error::Chart {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    ember_nn::state_dict::write_atomic(path, &chart.png)?;
     Ok(())
 }
 
-/// `loss.png` and `grad_norms.png` of one run.
-pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
-    let loss = dir.join("loss.png");
+/// Draws `series` in memory; errors are the drawing library's messages.
+pub fn render_chart(
+    title: &str,
+    axes: Axes<'_>,
+    series: &[Series],
+    log_y: bool,
+) -> std::result::Result<RenderedChart, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let text = font_available();
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| drawable(&s.points, log_y))
+        .collect();
+    let (mut x_min, mut x_max) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut y_min, mut y_max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in &all {
+        (x_min, x_max) = (x_min.min(x), x_max.max(x));
+        (y_min, y_max) = (y_min.min(y), y_max.max(y));
+    }
+    if all.is_empty() {
+        // Nothing finite to show: an empty frame over epoch 1 and a note.
+        (x_min, x_max) = (1.0, 1.0);
+        (y_min, y_max) = if log_y { (0.1, 1.0) } else { (0.0, 1.0) };
+    }
+    // Integer x positions sit half a step inside the frame, so a single point is not on an edge.
+    let x_range = (x_min - 0.5)..(x_max + 0.5);
+    // Plotters picks x ticks from 1-2-5 steps; asking for no more labels than there are
+    // integers makes every step a whole number.
+    let x_labels = integer_ticks(x_min, x_max).len();
+
+    let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    let plot_area;
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+        let mut builder = ChartBuilder::on(&plot);
+        builder.margin(16);
+        if text {
+            builder
+                .caption(title, ("sans-serif", 22))
+                .x_label_area_size(48)
+                .y_label_area_size(84);
+        }
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                let mut mesh = chart.configure_mesh();
+                mesh.x_labels(x_labels)
+                    .x_label_formatter(&integer_tick)
+                    .y_label_formatter(&tick)
+                    .light_line_style(WHITE);
+                if text {
+                    mesh.x_desc(axes.x)
+                        .y_desc(axes.y)
+                        .label_style(("sans-serif", 15));
+                } else {
+                    mesh.x_labels(0).y_labels(0);
+                }
+                mesh.draw().map_err(|e| err(&e))?;
+                for (i, s) in series.iter().enumerate() {
+                    let color = PALETTE[i % PALETTE.len()];
+                    let points = drawable(&s.points, log_y);
+                    chart
+                        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                        .map_err(|e| err(&e))?;
+                    chart
+                        .draw_series(
+                            points
+                                .into_iter()
+                                .map(|p| Circle::new(p, 4, color.filled())),
+                        )
+                        .map_err(|e| err(&e))?;
+                }
+                if all.is_empty() && text {
+                    let area = chart.plotting_area();
+                    let (xs, ys) = area.get_pixel_range();
+                    area.strip_coord_spec()
+                        .draw(&Text::new(
+                            "no finite values to draw",
+                            ((xs.end - xs.start) / 3, (ys.end - ys.start) / 2),
+                            ("sans-serif", 18),
+                        ))
+                        .map_err(|e| err(&e))?;
+                }
+                chart.plotting_area().get_pixel_range()
+            }};
+        }
+        plot_area = if log_y {
+            let y_range = (y_min / 1.25)..(y_max * 1.25);
+            let y_ticks = log_ticks(y_range.start, y_range.end);
+            draw!(
+                builder
+                    .build_cartesian_2d(x_range, y_range.log_scale().with_key_points(y_ticks),)
+                    .map_err(|e| err(&e))?
+            )
+        } else {
+            let pad = ((y_max - y_min) * 0.05).max(y_max.abs() * 0.05).max(1e-3);
+            draw!(
+                builder
+                    .build_cartesian_2d(x_range, (y_min - pad)..(y_max + pad))
+                    .map_err(|e| err(&e))?
+            )
+        };
+        if text {
+            draw_legend(&legend, series)?;
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(RenderedChart {
+        png: encode_png(&pixels, SIZE)?,
+        size: SIZE,
+        plot_area,
+    })
+}
+
+/// The legend, in its own column beside the plot: a line with a marker, then the label.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    series: &[Series],
+) -> std::result::Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let y = 60 + 24 * i as i32;
+        area.draw(&PathElement::new(
+            vec![(8, y), (36, y)],
+            color.stroke_width(2),
+        ))
+        .map_err(|e| err(&e))?;
+        area.draw(&Circle::new((22, y), 4, color.filled()))
+            .map_err(|e| err(&e))?;
+        area.draw(&Text::new(s.label.clone(), (44, y - 8), ("sans-serif", 15)))
+            .map_err(|e| err(&e))?;
+    }
+    Ok(())
+}
+
+/// RGB pixels to PNG bytes.
+fn encode_png(pixels: &[u8], (width, height): (u32, u32)) -> std::result::Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(pixels).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// The two charts of a run, drawn in memory: `(file name, chart)`.
+pub fn render_run(summary: &crate::Summary) -> Result<Vec<(&'static str, RenderedChart)>> {
+    let failed = |name: &str| {
+        let path = PathBuf::from(&summary.run_dir).join(name);
+        move |message| Error::Chart { path, message }
+    };
+    let costs: Vec<f64> = summary.epochs.iter().map(|m| m.cost).collect();
+    let finite = drawable(&costs.iter().map(|&c| (1.0, c)).collect::<Vec<_>>(), true);
+    let (lo, hi) = finite
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &(_, c)| {
+            (lo.min(c), hi.max(c))
+        });
+    // A diverging cost spans many decades: only a log axis shows both ends.
+    let log_cost = hi / lo > LOG_COST_SPAN;
     let cost = Series {
         label: format!("{} training cost", summary.experiment),
         points: summary
@@ -195,17 +344,16 @@ pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
             .map(|m| (m.epoch as f64, m.cost))
             .collect(),
     };
-    line_chart(
-        &loss,
+    let loss = render_chart(
         &format!("{}: training cost per epoch", summary.experiment),
         Axes {
             x: "epoch",
-            y: "cost",
+            y: if log_cost { "cost (log scale)" } else { "cost" },
         },
         &[cost],
-        false,
-    )?;
-    let norms = dir.join("grad_norms.png");
+        log_cost,
+    )
+    .map_err(failed(LOSS_CHART))?;
     let series: Vec<Series> = summary
         .layers
         .iter()
@@ -219,8 +367,7 @@ pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
                 .collect(),
         })
         .collect();
-    line_chart(
-        &norms,
+    let norms = render_chart(
         &format!(
             "{}: mean weight-gradient norm per layer",
             summary.experiment
@@ -231,6 +378,54 @@ pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
         },
         &series,
         true,
-    )?;
-    Ok(vec![loss, norms])
+    )
+    .map_err(failed(GRAD_NORMS_CHART))?;
+    Ok(vec![(LOSS_CHART, loss), (GRAD_NORMS_CHART, norms)])
+}
+
+/// `loss.png` and `grad_norms.png` of one run, written atomically into `dir`.
+pub fn draw_run(dir: &Path, summary: &crate::Summary) -> Result<Vec<PathBuf>> {
+    draw_run_with(dir, summary, &|path, bytes| {
+        ember_nn::state_dict::write_atomic(path, bytes).map_err(Error::from)
+    })
+}
+
+/// [`draw_run`] with the files written by `write` (tests inject a failing writer).
+pub fn draw_run_with(
+    dir: &Path,
+    summary: &crate::Summary,
+    write: &dyn Fn(&Path, &[u8]) -> Result<()>,
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (name, chart) in render_run(summary)? {
+        let path = dir.join(name);
+        write(&path, &chart.png)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x_ticks_are_whole_numbers_and_few() {
+        assert_eq!(integer_ticks(1.0, 1.0), vec![1.0]);
+        assert_eq!(integer_ticks(1.0, 3.0), vec![1.0, 2.0, 3.0]);
+        let many = integer_ticks(1.0, 100.0);
+        assert!(many.len() <= MAX_X_TICKS, "{many:?}");
+        assert!(many.iter().all(|t| t.fract() == 0.0));
+    }
+
+    #[test]
+    fn log_ticks_label_every_range() {
+        // Within one decade: more than the single power of ten plotters would label.
+        let narrow = log_ticks(0.15, 0.6);
+        assert!(narrow.len() >= 4, "{narrow:?}");
+        let usual = log_ticks(0.08, 2.0);
+        assert_eq!(usual, vec![0.1, 0.2, 0.5, 1.0, 2.0]);
+        let wide = log_ticks(1e-3, 1e24);
+        assert!(wide.len() >= 3 && wide.len() <= 12, "{wide:?}");
+    }
 }

@@ -20,6 +20,9 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 /// File name of the final model (PyTorch names only, loadable by `safetensors.torch`).
 pub const MODEL_FILE: &str = "model.safetensors";
 
+/// The `format` tag of the checkpoints this version writes and reads.
+pub const FORMAT: &str = "ember-checkpoint-1";
+
 const MODEL_PREFIX: &str = "model.";
 const OPTIMIZER_PREFIX: &str = "optimizer.";
 
@@ -58,7 +61,7 @@ pub fn save<B: Backend>(
         .into_iter()
         .map(|(k, v)| (format!("{OPTIMIZER_PREFIX}{k}"), v))
         .collect();
-    metadata.insert("format".into(), "ember-checkpoint-1".into());
+    metadata.insert("format".into(), FORMAT.into());
     metadata.insert("epoch".into(), epoch.to_string());
     metadata.insert("seed".into(), config.seed.to_string());
     metadata.insert(
@@ -96,13 +99,24 @@ pub fn read(dir: &Path) -> Result<(StateDict, Resumed)> {
             .get(key)
             .ok_or_else(|| resume_error(&path, format!("metadata `{key}` is missing")))
     };
+    let format = get("format")?;
+    if format != FORMAT {
+        return Err(resume_error(
+            &path,
+            format!("its format is `{format}`, this Ember reads `{FORMAT}`"),
+        ));
+    }
     let config: TrainConfig = serde_json::from_str(get("config")?)
         .map_err(|e| resume_error(&path, format!("bad `config`: {e}")))?;
+    config
+        .validate()
+        .map_err(|e| resume_error(&path, format!("its configuration is invalid: {e}")))?;
     let epoch: usize = get("epoch")?
         .parse()
         .map_err(|e| resume_error(&path, format!("bad `epoch`: {e}")))?;
     let history: Vec<EpochMetrics> = serde_json::from_str(get("history")?)
         .map_err(|e| resume_error(&path, format!("bad `history`: {e}")))?;
+    check_history(epoch, &history).map_err(|message| resume_error(&path, message))?;
     Ok((
         dict,
         Resumed {
@@ -111,6 +125,29 @@ pub fn read(dir: &Path) -> Result<(StateDict, Resumed)> {
             history,
         },
     ))
+}
+
+/// A checkpoint is written after epoch `epoch` completed, so its history holds exactly epochs
+/// 1 to `epoch`.
+fn check_history(epoch: usize, history: &[EpochMetrics]) -> std::result::Result<(), String> {
+    if epoch == 0 {
+        return Err("`epoch` is 0, but a checkpoint is only written after an epoch".into());
+    }
+    if history.len() != epoch {
+        return Err(format!(
+            "`epoch` is {epoch} but the history holds {} epochs",
+            history.len()
+        ));
+    }
+    if let Some((i, m)) = history.iter().enumerate().find(|(i, m)| m.epoch != i + 1) {
+        return Err(format!(
+            "history entry {} is for epoch {}, expected {}",
+            i + 1,
+            m.epoch,
+            i + 1
+        ));
+    }
+    Ok(())
 }
 
 /// Splits a checkpoint into the model's and the optimizer's state dicts.

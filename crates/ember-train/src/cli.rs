@@ -21,6 +21,8 @@ pub struct Cli {
     train: TrainArgs,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train several experiments and draw them on shared charts (ReLU vs sigmoid gradient
@@ -54,43 +56,49 @@ pub struct TrainArgs {
     experiment: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Continue the run in this directory from its last checkpoint.
+    /// Continue the run in DIR from its last checkpoint, with the run's own configuration. Only
+    /// --epochs, --lr, --device, --data-dir, --quiet and --json may differ from it; any other
+    /// option that disagrees is an error listing the conflicts.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
-    /// Where to write the run's files (default: runs/<experiment>-<time>).
+    /// Where to write the run's files (default: a new runs/<experiment>-<time>). A directory
+    /// that holds another run is refused unless --overwrite is given.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
 
-/// Options shared by `train` and `compare`.
+/// Options shared by `train` and `compare`; `None` when not given.
 #[derive(Debug, Args)]
 struct CommonArgs {
-    /// Passes over the training set [default: 15; when resuming, the earlier run's].
+    /// Passes over the training set [default: 15; when resuming, the run's]. May change on
+    /// resume (not below the epochs completed).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Samples per step.
-    #[arg(long, default_value_t = 100)]
-    batch_size: usize,
-    /// Learning rate [default: 0.001; when resuming, the earlier run's].
+    /// Samples per step [default: 100].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate [default: 0.001; when resuming, the run's]. May change on resume.
     #[arg(long)]
     lr: Option<f32>,
-    /// sgd, adam, adamw, rmsprop or adagrad.
-    #[arg(long, default_value = "adam")]
-    optimizer: String,
-    /// default, normal, xavier-uniform, kaiming-uniform or kaiming-normal.
-    #[arg(long, default_value = "default")]
-    init: String,
-    /// Seed of the initialisation and the shuffling.
-    #[arg(long, default_value_t = 777)]
-    seed: u64,
-    /// cpu, wgpu or auto.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// mnist or fashion-mnist.
-    #[arg(long, default_value = "fashion-mnist")]
-    dataset: String,
+    /// sgd, adam, adamw, rmsprop or adagrad [default: adam].
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// default, normal, xavier-uniform, kaiming-uniform or kaiming-normal [default: default].
+    #[arg(long)]
+    init: Option<String>,
+    /// Seed of the initialisation and the shuffling [default: 777].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// cpu, wgpu or auto (a real GPU if there is one, else the CPU) [default: cpu; when
+    /// resuming, the run's]. May change on resume.
+    #[arg(long)]
+    device: Option<String>,
+    /// mnist or fashion-mnist [default: fashion-mnist].
+    #[arg(long)]
+    dataset: Option<String>,
     /// Directory holding the data set's four files (default: data/<dataset>, then Debian's
-    /// copy of Fashion-MNIST, else a download into data/<dataset>).
+    /// copy of Fashion-MNIST, else a download into data/<dataset>; when resuming, the run's).
+    /// May change on resume.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Train on only the first N training samples.
@@ -99,10 +107,13 @@ struct CommonArgs {
     /// Evaluate on only the first N test samples.
     #[arg(long, value_name = "N")]
     test_limit: Option<usize>,
-    /// No progress bar and no per-epoch lines.
+    /// Delete the files of a run already in the output directory instead of refusing to start.
+    #[arg(long)]
+    overwrite: bool,
+    /// No progress bar and no per-epoch lines. May change on resume.
     #[arg(long)]
     quiet: bool,
-    /// Print the summary as JSON.
+    /// Print the summary as JSON. May change on resume.
     #[arg(long)]
     json: bool,
 }
@@ -117,32 +128,51 @@ struct CompareArgs {
         default_value = "softmax,softmax-normal,mlp,mlp-sigmoid,deep-relu,deep-sigmoid"
     )]
     experiments: Vec<String>,
-    /// Where the runs and the comparison charts go.
-    #[arg(long, default_value = "runs/compare")]
-    out: PathBuf,
+    /// Where the runs and the comparison charts go (default: a new runs/compare-<time>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
 }
 
 impl CommonArgs {
-    fn config(&self, experiment: Experiment, out: Option<PathBuf>) -> Result<TrainConfig> {
+    /// `base` with every option given on the command line applied, validated.
+    fn apply(&self, base: TrainConfig) -> Result<TrainConfig> {
         let config = TrainConfig {
-            experiment,
-            epochs: self.epochs.unwrap_or(15),
-            batch_size: self.batch_size,
-            lr: self.lr.unwrap_or(0.001),
-            optimizer: self.optimizer.to_ascii_lowercase(),
-            init: InitScheme::parse(&self.init)?,
-            seed: self.seed,
-            dataset: self.dataset.clone(),
-            data_dir: self.data_dir.clone(),
-            out,
-            device: DeviceChoice::parse(&self.device)?,
-            train_limit: self.train_limit,
-            test_limit: self.test_limit,
+            epochs: self.epochs.unwrap_or(base.epochs),
+            batch_size: self.batch_size.unwrap_or(base.batch_size),
+            lr: self.lr.unwrap_or(base.lr),
+            optimizer: match &self.optimizer {
+                Some(name) => name.to_ascii_lowercase(),
+                None => base.optimizer,
+            },
+            init: match &self.init {
+                Some(name) => InitScheme::parse(name)?,
+                None => base.init,
+            },
+            seed: self.seed.unwrap_or(base.seed),
+            dataset: self.dataset.clone().unwrap_or(base.dataset),
+            data_dir: self.data_dir.clone().or(base.data_dir),
+            device: match &self.device {
+                Some(name) => DeviceChoice::parse(name)?,
+                None => base.device,
+            },
+            train_limit: self.train_limit.or(base.train_limit),
+            test_limit: self.test_limit.or(base.test_limit),
+            overwrite: self.overwrite,
+            ..base
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// A new run's configuration: the seed's defaults and the options given.
+    fn config(&self, experiment: Experiment, out: Option<PathBuf>) -> Result<TrainConfig> {
+        self.apply(TrainConfig {
+            experiment,
+            out,
+            ..TrainConfig::default()
+        })
     }
 
     fn output(&self) -> OutputOptions {
@@ -166,17 +196,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Download(args)) => download(&args),
         None => {
             let args = cli.train;
-            let name = args
+            let experiment = args
                 .experiment
                 .or(args.experiment_positional)
-                .unwrap_or_else(|| "mlp".into());
-            let config = args.common.config(Experiment::parse(&name)?, args.out)?;
-            let resume = args.resume.map(|dir| Resume {
-                dir,
-                epochs: args.common.epochs,
-                lr: args.common.lr,
-            });
-            train(config, resume.as_ref(), args.common.output()).map(|_| ())
+                .map(|name| Experiment::parse(&name))
+                .transpose()?;
+            let output = args.common.output();
+            match args.resume {
+                // The run's own configuration, with the options given on top: train_on refuses
+                // the ones that may not change, listing them.
+                Some(dir) => {
+                    let resume = Resume::new(dir);
+                    let saved = resume.saved_config()?;
+                    let config = args.common.apply(TrainConfig {
+                        experiment: experiment.unwrap_or(saved.experiment),
+                        out: args.out,
+                        ..saved
+                    })?;
+                    train(config, Some(&resume), output).map(|_| ())
+                }
+                None => {
+                    let experiment = experiment.unwrap_or(Experiment::Mlp);
+                    let config = args.common.config(experiment, args.out)?;
+                    train(config, None, output).map(|_| ())
+                }
+            }
         }
     }
 }
@@ -224,20 +268,26 @@ fn compare(args: &CompareArgs) -> Result<()> {
         .iter()
         .map(|e| Experiment::parse(e.trim()))
         .collect::<Result<Vec<_>>>()?;
-    std::fs::create_dir_all(&args.out).map_err(crate::io_at(&args.out))?;
+    let out = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(crate::io_at(dir))?;
+            dir.clone()
+        }
+        None => crate::run_dir::create_unique(Path::new("runs"), "compare")?,
+    };
     let mut summaries = Vec::new();
     for experiment in experiments {
         let config = args
             .common
-            .config(experiment, Some(args.out.join(experiment.name())))?;
+            .config(experiment, Some(out.join(experiment.name())))?;
         if !args.common.quiet {
             println!("== {} ({})", experiment.name(), experiment.description());
         }
         summaries.push(train(config, None, args.common.output())?);
     }
-    let written = draw_comparison(&args.out, &summaries)?;
+    let written = draw_comparison(&out, &summaries)?;
     let table = comparison_table(&summaries);
-    ember_nn::state_dict::write_atomic(&args.out.join("compare.md"), table.as_bytes())?;
+    ember_nn::state_dict::write_atomic(&out.join("compare.md"), table.as_bytes())?;
     if !args.common.json {
         println!("\n{table}");
         for path in written {

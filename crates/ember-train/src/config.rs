@@ -35,6 +35,17 @@ impl DeviceChoice {
     }
 }
 
+impl DeviceChoice {
+    /// The option's value that selects this device.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Wgpu => "wgpu",
+            Self::Auto => "auto",
+        }
+    }
+}
+
 /// Everything that determines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -54,10 +65,14 @@ pub struct TrainConfig {
     pub seed: u64,
     /// `mnist` or `fashion-mnist`.
     pub dataset: String,
-    /// Where the data set's files are (found or downloaded there).
+    /// Where the data set's files are (found or downloaded there). A run stores the directory
+    /// it used, made absolute, so it can be resumed from anywhere.
     pub data_dir: Option<PathBuf>,
-    /// Where the run writes its files.
+    /// Where the run writes its files (default: a new `runs/<experiment>-<time>`).
     pub out: Option<PathBuf>,
+    /// Delete the files of a run already in `out` instead of refusing to start (never stored).
+    #[serde(skip)]
+    pub overwrite: bool,
     /// The device.
     pub device: DeviceChoice,
     /// Use only the first N training samples (quick runs and tests).
@@ -80,6 +95,7 @@ impl Default for TrainConfig {
             dataset: "fashion-mnist".into(),
             data_dir: None,
             out: None,
+            overwrite: false,
             device: DeviceChoice::Cpu,
             train_limit: None,
             test_limit: None,
@@ -115,12 +131,96 @@ impl TrainConfig {
                 known: ember_optim::OPTIMIZER_NAMES.join(", "),
             });
         }
+        for (option, limit) in [
+            ("--train-limit", self.train_limit),
+            ("--test-limit", self.test_limit),
+        ] {
+            if limit == Some(0) {
+                return Err(Error::InvalidOption {
+                    option,
+                    message: "0 samples leave nothing to train or measure; give at least 1".into(),
+                });
+            }
+        }
         self.dataset_kind()?;
         Ok(())
+    }
+
+    /// The options of `requested` that disagree with this, a saved run's configuration, each as
+    /// `--option asked (the run used saved)`. What may change on resume is not compared:
+    /// epochs, learning rate, device and data directory. `run_dir` is where the run is; an
+    /// `out` elsewhere, or `overwrite`, is a conflict.
+    pub fn resume_conflicts(
+        &self,
+        requested: &TrainConfig,
+        run_dir: &std::path::Path,
+    ) -> Vec<String> {
+        fn limit(v: Option<usize>) -> String {
+            v.map_or("none".into(), |n| n.to_string())
+        }
+        let mut conflicts = Vec::new();
+        let mut check = |option: &str, asked: String, saved: String| {
+            if asked != saved {
+                conflicts.push(format!("{option} {asked} (the run used {saved})"));
+            }
+        };
+        check(
+            "experiment",
+            requested.experiment.name().into(),
+            self.experiment.name().into(),
+        );
+        check(
+            "--batch-size",
+            requested.batch_size.to_string(),
+            self.batch_size.to_string(),
+        );
+        check(
+            "--optimizer",
+            requested.optimizer.clone(),
+            self.optimizer.clone(),
+        );
+        check(
+            "--init",
+            requested.init.name().into(),
+            self.init.name().into(),
+        );
+        check("--seed", requested.seed.to_string(), self.seed.to_string());
+        check("--dataset", requested.dataset.clone(), self.dataset.clone());
+        check(
+            "--train-limit",
+            limit(requested.train_limit),
+            limit(self.train_limit),
+        );
+        check(
+            "--test-limit",
+            limit(requested.test_limit),
+            limit(self.test_limit),
+        );
+        if let Some(out) = &requested.out
+            && !same_dir(out, run_dir)
+        {
+            conflicts.push(format!(
+                "--out {} (a resumed run continues in its own directory, {})",
+                out.display(),
+                run_dir.display()
+            ));
+        }
+        if requested.overwrite {
+            conflicts.push("--overwrite (a resumed run keeps its files)".into());
+        }
+        conflicts
     }
 
     /// The data set.
     pub fn dataset_kind(&self) -> Result<ember_data::DatasetKind> {
         Ok(self.dataset.parse::<ember_data::DatasetKind>()?)
+    }
+}
+
+/// Whether `a` and `b` name the same directory.
+fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
     }
 }

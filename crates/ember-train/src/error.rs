@@ -46,19 +46,46 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// The loss became NaN or infinite.
+    /// The loss or a gradient norm became NaN or infinite, or the loss exploded.
     #[error(
-        "the loss became {value} at epoch {epoch}, step {step}; training stopped (lower the learning rate?). The last good checkpoint is {checkpoint}"
+        "the {quantity} became {value:e} at epoch {epoch}, step {step}; training stopped (lower the learning rate?). {}",
+        last_checkpoint_note(.checkpoint.as_deref())
     )]
-    NonFiniteLoss {
+    Diverged {
+        /// What diverged: `loss` or `gradient norm`.
+        quantity: &'static str,
         /// The epoch (1-based).
         epoch: usize,
         /// The step within the epoch (1-based).
         step: usize,
-        /// The loss value.
+        /// The value.
         value: f32,
-        /// The last checkpoint written, or a note that there is none.
-        checkpoint: String,
+        /// The last checkpoint written, if an epoch completed.
+        checkpoint: Option<PathBuf>,
+    },
+    /// A configuration under which training would take no step or measure nothing.
+    #[error("nothing to train: {0}")]
+    NothingToTrain(String),
+    /// `--out` names a directory that holds another run.
+    #[error(
+        "{dir} already holds a run; choose another --out, continue it with --resume {dir}, or pass --overwrite to delete its files first",
+        dir = .dir.display()
+    )]
+    RunExists {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Options given with `--resume` that disagree with the run's own configuration.
+    #[error(
+        "cannot resume {dir} with a different configuration:\n  {}\nOnly --epochs, --lr, --device, --data-dir, --quiet and --json may change on resume.",
+        .conflicts.join("\n  "),
+        dir = .dir.display()
+    )]
+    ResumeConflicts {
+        /// The run directory.
+        dir: PathBuf,
+        /// One line per conflicting option: the value asked for and the run's.
+        conflicts: Vec<String>,
     },
     /// The GPU backend could not be used.
     #[error("device: {0}")]
@@ -87,6 +114,13 @@ pub enum Error {
         /// The drawing library's message.
         message: String,
     },
+}
+
+fn last_checkpoint_note(checkpoint: Option<&std::path::Path>) -> String {
+    match checkpoint {
+        Some(path) => format!("The last good checkpoint is {}", path.display()),
+        None => "No epoch completed, so there is no checkpoint to resume from".into(),
+    }
 }
 
 /// Result with [`Error`].

@@ -27,12 +27,13 @@ mod error;
 mod experiment;
 pub mod metrics;
 mod progress;
+pub mod run_dir;
 mod trainer;
 
 pub use config::{DeviceChoice, TrainConfig};
-pub use device::gpu_backend;
+pub use device::{AutoDevice, choose_auto_device, gpu_backend};
 pub(crate) use error::io_at;
 pub use error::{Error, Result};
 pub use experiment::{Experiment, InitScheme};
 pub use metrics::{EpochMetrics, Summary};
-pub use trainer::{OutputOptions, Resume, default_run_dir, evaluate, train_on};
+pub use trainer::{OutputOptions, Resume, evaluate, train_on};

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
+/// File name of the per-epoch table in a run directory.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// File name of the run's summary in a run directory.
+pub const SUMMARY_FILE: &str = "summary.json";
+
 /// What one epoch measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -83,8 +88,8 @@ pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
 /// Writes `metrics.csv` and `summary.json` into `dir`, atomically.
 pub fn write_files(dir: &Path, summary: &Summary) -> Result<()> {
     let csv = metrics_csv(&summary.layers, &summary.epochs);
-    ember_nn::state_dict::write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
+    ember_nn::state_dict::write_atomic(&dir.join(METRICS_FILE), csv.as_bytes())?;
     let json = serde_json::to_string_pretty(summary).unwrap_or_else(|_| "{}".into());
-    ember_nn::state_dict::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+    ember_nn::state_dict::write_atomic(&dir.join(SUMMARY_FILE), json.as_bytes())?;
     Ok(())
 }

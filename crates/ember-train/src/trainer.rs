@@ -14,10 +14,14 @@ use ember_tensor::{Backend, Tensor};
 
 use crate::metrics::{EpochMetrics, Summary};
 use crate::progress::Progress;
-use crate::{Error, Result, TrainConfig, charts, checkpoint, data, io_at};
+use crate::{Error, Result, TrainConfig, charts, checkpoint, data, io_at, run_dir};
 
 /// Losses are read back from the device once per this many steps (and at the end of an epoch).
 const LOSS_READ_WINDOW: usize = 20;
+/// A cross-entropy above this has diverged even while finite: ln 10 ≈ 2.3 is a guess, and a
+/// loss of 1e6 means the right class scores a million below the best (divergent runs climb to
+/// 1e19 and beyond without ever turning NaN).
+const DIVERGED_LOSS: f32 = 1e6;
 /// Samples per forward pass when measuring test accuracy.
 const EVAL_BATCH: usize = 1000;
 
@@ -30,80 +34,96 @@ pub struct OutputOptions {
     pub json: bool,
 }
 
-/// The run directory's files are written here; `runs/<experiment>-<UTC time>` by default.
-pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
-    PathBuf::from("runs").join(format!("{}-{}", config.experiment.name(), utc_timestamp()))
-}
-
-/// `YYYYMMDD-HHMMSS` in UTC.
-fn utc_timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Continuing an earlier run from its last checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resume {
     /// The earlier run's directory.
     pub dir: PathBuf,
-    /// Train until this epoch (default: the earlier run's own epoch count).
-    pub epochs: Option<usize>,
-    /// A new learning rate from the resumed epoch on (default: the earlier run's).
-    pub lr: Option<f32>,
 }
 
-/// Trains on `backend` as `config` says, or continues the run `resume` names (whose saved
-/// configuration then replaces `config`, except for the overrides `resume` carries).
+impl Resume {
+    /// Continues the run in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Resume { dir: dir.into() }
+    }
+
+    /// The configuration the run was started with, as its checkpoint stores it: the starting
+    /// point of the configuration to resume with.
+    /// Its `out` is this directory, wherever the run was when it started.
+    pub fn saved_config(&self) -> Result<TrainConfig> {
+        let mut config = checkpoint::read(&self.dir)?.1.config;
+        config.out = Some(self.dir.clone());
+        Ok(config)
+    }
+}
+
+/// Trains on `backend` as `config` says, or continues the run `resume` names. A resumed run
+/// keeps its configuration: `config` may differ from the saved one only in epochs (not fewer
+/// than completed), learning rate, device and data directory (`None`: the saved one); any other
+/// difference is [`Error::ResumeConflicts`], listing each.
 pub fn train_on<B: Backend>(
     backend: &B,
     mut config: TrainConfig,
     resume: Option<&Resume>,
     output: OutputOptions,
 ) -> Result<Summary> {
+    config.validate()?;
     let resumed = match resume {
         Some(r) => {
             let (dict, resumed) = checkpoint::read(&r.dir)?;
-            config = resumed.config.clone();
-            config.epochs = r.epochs.unwrap_or(config.epochs).max(resumed.epoch);
-            config.lr = r.lr.unwrap_or(config.lr);
+            let conflicts = resumed.config.resume_conflicts(&config, &r.dir);
+            if !conflicts.is_empty() {
+                return Err(Error::ResumeConflicts {
+                    dir: r.dir.clone(),
+                    conflicts,
+                });
+            }
+            if config.epochs < resumed.epoch {
+                return Err(Error::InvalidOption {
+                    option: "--epochs",
+                    message: format!(
+                        "{} is fewer than the {} epochs the run in {} already completed",
+                        config.epochs,
+                        resumed.epoch,
+                        r.dir.display()
+                    ),
+                });
+            }
+            if config.data_dir.is_none() {
+                config.data_dir = resumed.config.data_dir.clone();
+            }
             config.out = Some(r.dir.clone());
             Some((dict, resumed))
         }
         None => None,
     };
-    config.validate()?;
     let kind = config.dataset_kind()?;
     let dir = data::locate(kind, config.data_dir.as_deref(), !output.quiet)?;
     let data = data::load(kind, &dir, config.train_limit, config.test_limit)?;
+    // Stored absolute, so the run can be resumed from any working directory.
+    config.data_dir = Some(std::path::absolute(&dir).map_err(io_at(&dir))?);
+    let loader = DataLoader::new(&data.train, config.batch_size)?
+        .shuffle(true)
+        .drop_last(true)
+        .seed(config.seed);
+    check_trainable(&data, &loader)?;
+
+    let run_dir = match (&resumed, &config.out) {
+        (Some(_), Some(dir)) => {
+            run_dir::remove_stale_temp_files(dir)?;
+            dir.clone()
+        }
+        (_, Some(dir)) => {
+            run_dir::prepare_fresh(dir, config.overwrite)?;
+            dir.clone()
+        }
+        (_, None) => run_dir::create_unique(Path::new("runs"), config.experiment.name())?,
+    };
+    config.out = Some(run_dir.clone());
 
     let model = config.experiment.build(config.init, config.seed, backend)?;
     let mut optimizer =
         AnyOptimizer::by_name(&config.optimizer, model.named_parameters(), config.lr)?;
-    let run_dir = config
-        .out
-        .clone()
-        .unwrap_or_else(|| default_run_dir(&config));
-    std::fs::create_dir_all(&run_dir).map_err(io_at(&run_dir))?;
-
     let (history, first_epoch) = match &resumed {
         Some((dict, r)) => {
             checkpoint::restore(dict, &model, &mut optimizer)?;
@@ -131,19 +151,9 @@ pub fn train_on<B: Backend>(
         peak_rss_mib: 0.0,
     };
 
-    let loader = DataLoader::new(&data.train, config.batch_size)?
-        .shuffle(true)
-        .drop_last(true)
-        .seed(config.seed);
     let progress = Progress::new(!output.quiet && !output.json);
     let mut stdout = std::io::stdout().lock();
-    let mut last_checkpoint = match first_epoch {
-        1 => "none (no epoch completed)".to_string(),
-        _ => run_dir
-            .join(checkpoint::CHECKPOINT_FILE)
-            .display()
-            .to_string(),
-    };
+    let mut last_checkpoint = (first_epoch > 1).then(|| run_dir.join(checkpoint::CHECKPOINT_FILE));
     for epoch in first_epoch..=config.epochs {
         progress.start_epoch(epoch, config.epochs, loader.len());
         let started = Instant::now();
@@ -154,7 +164,7 @@ pub fn train_on<B: Backend>(
             &loader,
             epoch,
             &progress,
-            &last_checkpoint,
+            last_checkpoint.as_deref(),
         )?;
         let seconds = started.elapsed().as_secs_f64();
         let test_accuracy = evaluate(backend, &model, &data.test)?;
@@ -179,13 +189,17 @@ pub fn train_on<B: Backend>(
             epoch,
             &summary.epochs,
         )?;
-        last_checkpoint = path.display().to_string();
+        last_checkpoint = Some(path);
         summary.test_accuracy = test_accuracy;
         summary.peak_rss_mib = crate::metrics::peak_rss_mib();
         crate::metrics::write_files(&run_dir, &summary)?;
     }
     ember_nn::state_dict::save_module(&model, run_dir.join(checkpoint::MODEL_FILE))?;
-    charts::draw_run(&run_dir, &summary)?;
+    // The model, checkpoint and metrics are safe by now: a chart that cannot be drawn or
+    // written is worth a warning, not a failed run.
+    if let Err(e) = charts::draw_run(&run_dir, &summary) {
+        eprintln!("warning: {e}; the model, checkpoint and metrics are saved");
+    }
     let out = Path::new("<stdout>");
     if output.json {
         let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
@@ -196,7 +210,35 @@ pub fn train_on<B: Backend>(
         }
         writeln!(stdout, "Accuracy: {:.4}", summary.test_accuracy).map_err(io_at(out))?;
     }
+    eprintln!("run directory: {}", run_dir.display());
     Ok(summary)
+}
+
+/// An error unless every epoch takes at least one step and the test set has a sample.
+fn check_trainable(
+    data: &data::TrainingData,
+    loader: &DataLoader<'_, InMemoryDataset>,
+) -> Result<()> {
+    let (train, test, dir) = (data.train.len(), data.test.len(), data.dir.display());
+    if train == 0 {
+        return Err(Error::NothingToTrain(format!(
+            "the training set is empty (the files in {dir}, cut by --train-limit)"
+        )));
+    }
+    if loader.is_empty() {
+        return Err(Error::NothingToTrain(format!(
+            "batch {} > {train} samples with drop_last: no step per epoch; lower --batch-size \
+             or raise --train-limit",
+            loader.batch_size()
+        )));
+    }
+    if test == 0 {
+        return Err(Error::NothingToTrain(format!(
+            "the test set is empty (the files in {dir}, cut by --test-limit), so there is no \
+             accuracy to measure"
+        )));
+    }
+    Ok(())
 }
 
 /// One epoch of the seed's loop; returns the mean batch loss and each layer's mean
@@ -208,7 +250,7 @@ fn train_epoch<B: Backend>(
     loader: &DataLoader<'_, InMemoryDataset>,
     epoch: usize,
     progress: &Progress,
-    last_checkpoint: &str,
+    last_checkpoint: Option<&Path>,
 ) -> Result<(f64, Vec<f64>)> {
     let loss_fn = CrossEntropyLoss::default();
     let weights: Vec<Var<B>> = model
@@ -221,7 +263,18 @@ fn train_epoch<B: Backend>(
     let mut batch = loader.new_batch();
     let mut labels: Vec<f32> = Vec::with_capacity(loader.batch_size());
     let mut batches = loader.epoch(epoch as u64 - 1);
-    let mut pending: Vec<Tensor<B>> = Vec::with_capacity(LOSS_READ_WINDOW);
+    // Each step's loss and the sum of its layers' gradient norms, read back once per window;
+    // the window's norms are summed on the device and read one by one only if that is not
+    // finite.
+    let mut pending: Vec<(Tensor<B>, Tensor<B>)> = Vec::with_capacity(LOSS_READ_WINDOW);
+    let mut window_norm: Option<Tensor<B>> = None;
+    let diverged = |quantity, step, value| Error::Diverged {
+        quantity,
+        epoch,
+        step,
+        value,
+        checkpoint: last_checkpoint.map(Path::to_path_buf),
+    };
     let (mut cost_sum, mut read, mut step) = (0.0f64, 0usize, 0usize);
     let started = Instant::now();
     let total = loader.len();
@@ -241,29 +294,38 @@ fn train_epoch<B: Backend>(
         optimizer.zero_grad();
         let cost = loss_fn.forward(&model.forward(&Var::constant(x))?, &y)?;
         cost.backward()?;
+        let mut step_norm: Option<Tensor<B>> = None;
         for (w, sum) in weights.iter().zip(norm_sums.iter_mut()) {
             if let Some(g) = w.grad() {
                 let norm = g.sum_squares()?.sqrt()?;
-                *sum = Some(match sum.take() {
-                    Some(s) => s.add(&norm)?,
-                    None => norm,
-                });
+                step_norm = Some(add_to(step_norm.take(), &norm)?);
+                *sum = Some(add_to(sum.take(), &norm)?);
             }
         }
         optimizer.step()?;
-        pending.push(cost.value());
+        let step_norm = match step_norm {
+            Some(n) => n,
+            None => Tensor::zeros([], backend)?,
+        };
+        window_norm = Some(add_to(window_norm.take(), &step_norm)?);
+        pending.push((cost.value(), step_norm));
 
         if pending.len() == LOSS_READ_WINDOW || step == total {
-            for t in pending.drain(..) {
+            let norms_finite = match window_norm.take() {
+                Some(n) => n.to_scalar()?.is_finite(),
+                None => true,
+            };
+            for (loss, norm) in pending.drain(..) {
                 read += 1;
-                let value = t.to_scalar()?;
-                if !value.is_finite() {
-                    return Err(Error::NonFiniteLoss {
-                        epoch,
-                        step: read,
-                        value,
-                        checkpoint: last_checkpoint.to_string(),
-                    });
+                let value = loss.to_scalar()?;
+                if value.is_nan() || value.abs() > DIVERGED_LOSS {
+                    return Err(diverged("loss", read, value));
+                }
+                if !norms_finite {
+                    let norm = norm.to_scalar()?;
+                    if !norm.is_finite() {
+                        return Err(diverged("gradient norm", read, norm));
+                    }
                 }
                 cost_sum += f64::from(value);
             }
@@ -281,6 +343,14 @@ fn train_epoch<B: Backend>(
         })
         .collect::<ember_tensor::Result<Vec<f64>>>()?;
     Ok((cost_sum / steps, norms))
+}
+
+/// `sum + value`, or `value` for the first term.
+fn add_to<B: Backend>(sum: Option<Tensor<B>>, value: &Tensor<B>) -> Result<Tensor<B>> {
+    Ok(match sum {
+        Some(s) => s.add(value)?,
+        None => value.clone(),
+    })
 }
 
 /// Test accuracy: the share of samples whose largest logit is their label.

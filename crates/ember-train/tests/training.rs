@@ -99,12 +99,12 @@ fn a_resumed_run_ends_with_exactly_the_parameters_of_an_uninterrupted_one() {
         QUIET,
     )
     .unwrap();
-    let resume = Resume {
-        dir: parts.path().to_path_buf(),
-        epochs: Some(4),
-        lr: None,
+    let resume = Resume::new(parts.path());
+    let config = TrainConfig {
+        epochs: 4,
+        ..resume.saved_config().unwrap()
     };
-    let resumed = train_on(&Cpu, TrainConfig::default(), Some(&resume), QUIET).unwrap();
+    let resumed = train_on(&Cpu, config, Some(&resume), QUIET).unwrap();
 
     let a = std::fs::read(whole.path().join("model.safetensors")).unwrap();
     let b = std::fs::read(parts.path().join("model.safetensors")).unwrap();
@@ -130,14 +130,15 @@ fn a_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint() {
     let good = std::fs::read(&checkpoint).unwrap();
     let metrics = std::fs::read(run.path().join("metrics.csv")).unwrap();
 
-    let resume = Resume {
-        dir: run.path().to_path_buf(),
-        epochs: Some(3),
-        lr: Some(1e30),
+    let resume = Resume::new(run.path());
+    let config = TrainConfig {
+        epochs: 3,
+        lr: 1e30,
+        ..resume.saved_config().unwrap()
     };
-    let err = train_on(&Cpu, TrainConfig::default(), Some(&resume), QUIET).unwrap_err();
-    let Error::NonFiniteLoss { epoch, step, .. } = &err else {
-        panic!("expected a NaN-loss error, got {err}");
+    let err = train_on(&Cpu, config, Some(&resume), QUIET).unwrap_err();
+    let Error::Diverged { epoch, step, .. } = &err else {
+        panic!("expected a divergence error, got {err}");
     };
     assert_eq!(*epoch, 2);
     assert!(*step >= 1 && *step <= 10, "{err}");

@@ -33,7 +33,8 @@ static NEXT_CONTEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Options for [`Wgpu::with_options`](crate::Wgpu::with_options).
 #[derive(Debug, Clone)]
 pub struct WgpuOptions {
-    /// Backends to look for an adapter on. `None`: `WGPU_BACKEND` if set, else Vulkan and GL.
+    /// Backends to look for an adapter on. `None`: `WGPU_BACKEND` if set (an unknown name is
+    /// [`Error::InvalidBackendList`]), else Vulkan and GL.
     pub backends: Option<wgpu::Backends>,
     /// Adapter preference.
     pub power_preference: wgpu::PowerPreference,
@@ -41,6 +42,9 @@ pub struct WgpuOptions {
     pub matmul_kernel: MatmulKernel,
     /// Freed buffer bytes kept for reuse; beyond this, freed buffers go back to the driver.
     pub pool_capacity_bytes: u64,
+    /// Whether an adapter that runs on the CPU (Mesa's lavapipe, llvmpipe) may be used. With
+    /// `false`, opening fails with [`Error::CpuAdapterOnly`] when no other adapter exists.
+    pub allow_cpu_adapter: bool,
 }
 
 impl Default for WgpuOptions {
@@ -50,6 +54,7 @@ impl Default for WgpuOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             matmul_kernel: MatmulKernel::Auto,
             pool_capacity_bytes: 1 << 30,
+            allow_cpu_adapter: true,
         }
     }
 }
@@ -109,21 +114,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Context {
     pub(crate) fn new(options: &WgpuOptions) -> Result<Context> {
+        let backends = match options.backends {
+            Some(backends) => backends,
+            None => crate::adapter::backends_from_env()?
+                .unwrap_or(wgpu::Backends::VULKAN | wgpu::Backends::GL),
+        };
         let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
-        descriptor.backends = options
-            .backends
-            .or_else(wgpu::Backends::from_env)
-            .unwrap_or(wgpu::Backends::VULKAN | wgpu::Backends::GL);
+        descriptor.backends = backends;
         let instance = wgpu::Instance::new(descriptor);
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: options.power_preference,
-            force_fallback_adapter: false,
-            compatible_surface: None,
-            ..Default::default()
-        }))
-        .map_err(|e| Error::NoAdapter {
-            message: e.to_string(),
-        })?;
+        let adapter = crate::adapter::choose(
+            &instance,
+            backends,
+            options.power_preference,
+            options.allow_cpu_adapter,
+        )?;
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("ember"),

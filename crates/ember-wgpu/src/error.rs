@@ -14,6 +14,27 @@ pub enum Error {
         /// wgpu's message.
         message: String,
     },
+    /// The only adapter found runs on the CPU (a software rasteriser such as lavapipe), and the
+    /// caller asked for a hardware one.
+    #[error("the only GPU adapter is {adapter}, a software rasteriser running on the CPU")]
+    CpuAdapterOnly {
+        /// Name and backend of the adapter.
+        adapter: String,
+    },
+    /// `WGPU_BACKEND` names a backend that does not exist.
+    #[error(
+        "{variable}={value:?}: unknown backend `{name}`; use a comma-separated list of: {known}"
+    )]
+    InvalidBackendList {
+        /// The environment variable.
+        variable: &'static str,
+        /// Its whole value.
+        value: String,
+        /// The name that is not a backend.
+        name: String,
+        /// The accepted names.
+        known: String,
+    },
     /// The adapter exists but refused to open a device.
     #[error("the adapter {adapter} could not open a device: {message}")]
     RequestDevice {
@@ -84,7 +105,10 @@ impl Error {
     /// The operation the error belongs to, as named at the `Backend` boundary.
     pub fn op(&self) -> &'static str {
         match self {
-            Error::NoAdapter { .. } | Error::RequestDevice { .. } => "wgpu_init",
+            Error::NoAdapter { .. }
+            | Error::CpuAdapterOnly { .. }
+            | Error::InvalidBackendList { .. }
+            | Error::RequestDevice { .. } => "wgpu_init",
             Error::Shader { .. } => "compile_kernel",
             Error::TooLarge { op, .. }
             | Error::DispatchTooLarge { op, .. }

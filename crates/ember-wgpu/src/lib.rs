@@ -30,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adapter;
 mod backend;
 mod context;
 mod error;
@@ -67,10 +68,12 @@ impl std::fmt::Debug for Wgpu {
 }
 
 impl Wgpu {
-    /// Opens the preferred adapter (high performance) among the backends in `WGPU_BACKEND`
-    /// (`vulkan`, `gl`, `metal`, `dx12`, comma-separated), or Vulkan and GL when it is unset.
+    /// Opens the best adapter among the backends in `WGPU_BACKEND` (`vulkan`, `gl`, `metal`,
+    /// `dx12`, comma-separated), or Vulkan and GL when it is unset: a discrete GPU first, then an
+    /// integrated one, a software rasteriser on the CPU (lavapipe) last.
     ///
-    /// Returns [`Error::NoAdapter`] with wgpu's explanation when there is none.
+    /// Returns [`Error::NoAdapter`] with wgpu's explanation when there is none, and
+    /// [`Error::InvalidBackendList`] when `WGPU_BACKEND` names an unknown backend.
     pub fn new() -> Result<Wgpu> {
         Wgpu::with_options(&WgpuOptions::default())
     }
