@@ -39,20 +39,26 @@ fn fashion_mnist_subset(n: usize) -> Option<InMemoryDataset> {
 }
 
 /// The loss of each of the first `STEPS` Adam steps of `mlp` on `backend`.
-fn losses<B: Backend>(backend: &B, data: &InMemoryDataset) -> Vec<f32> {
-    let model = Experiment::Mlp
+fn losses<B: Backend>(
+    backend: &B,
+    data: &InMemoryDataset,
+    experiment: Experiment,
+    batch_size: usize,
+    steps: usize,
+) -> Vec<f32> {
+    let model = experiment
         .build(InitScheme::Default, 777, backend)
         .expect("model");
     let mut optimizer =
         AnyOptimizer::by_name("adam", model.named_parameters(), 1e-3).expect("optimizer");
-    let loader = DataLoader::new(data, 100)
+    let loader = DataLoader::new(data, batch_size)
         .expect("loader")
         .shuffle(true)
         .drop_last(true)
         .seed(777);
     let loss_fn = CrossEntropyLoss::default();
-    let mut out = Vec::with_capacity(STEPS);
-    for batch in loader.epoch(0).take(STEPS) {
+    let mut out = Vec::with_capacity(steps);
+    for batch in loader.epoch(0).take(steps) {
         let labels: Vec<f32> = batch.labels.iter().map(|&l| l as f32).collect();
         let x = Tensor::from_slice(&batch.images, [batch.len, IMAGE_BYTES], backend).unwrap();
         let y = Tensor::from_slice(&labels, [batch.len], backend).unwrap();
@@ -75,11 +81,46 @@ fn fifty_training_steps_give_the_same_loss_on_gpu_and_cpu() {
     let Some(data) = fashion_mnist_subset(5_000) else {
         return;
     };
-    let cpu = losses(&Cpu, &data);
-    let gpu_losses = losses(&gpu, &data);
+    let cpu = losses(&Cpu, &data, Experiment::Mlp, 100, STEPS);
+    let gpu_losses = losses(&gpu, &data, Experiment::Mlp, 100, STEPS);
     assert_eq!(cpu.len(), STEPS);
+    let worst = assert_losses_agree(&cpu, &gpu_losses);
+    eprintln!(
+        "{STEPS} steps on {}: losses {} → {}, worst relative difference {worst:e}",
+        gpu.name(),
+        cpu[0],
+        cpu[STEPS - 1]
+    );
+}
+
+/// The lab's CNN: convolution, pooling and their gradients through a few Adam steps.
+#[test]
+fn cnn_training_steps_give_the_same_loss_on_gpu_and_cpu() {
+    const CNN_STEPS: usize = 8;
+    let Some(gpu) = ember_wgpu::test_device() else {
+        return;
+    };
+    let Some(data) = fashion_mnist_subset(1_000) else {
+        return;
+    };
+    let cpu = losses(&Cpu, &data, Experiment::Cnn, 25, CNN_STEPS);
+    let gpu_losses = losses(&gpu, &data, Experiment::Cnn, 25, CNN_STEPS);
+    assert_eq!(cpu.len(), CNN_STEPS);
+    assert!(cpu[CNN_STEPS - 1] < cpu[0], "the CNN learns: {cpu:?}");
+    let worst = assert_losses_agree(&cpu, &gpu_losses);
+    eprintln!(
+        "{CNN_STEPS} cnn steps on {}: losses {} → {}, worst relative difference {worst:e}",
+        gpu.name(),
+        cpu[0],
+        cpu[CNN_STEPS - 1]
+    );
+}
+
+/// Asserts the losses agree within 1e-4 relative at every step; returns the worst difference.
+fn assert_losses_agree(cpu: &[f32], gpu_losses: &[f32]) -> f32 {
+    assert_eq!(cpu.len(), gpu_losses.len());
     let mut worst = 0.0f32;
-    for (step, (&c, &g)) in cpu.iter().zip(&gpu_losses).enumerate() {
+    for (step, (&c, &g)) in cpu.iter().zip(gpu_losses).enumerate() {
         let rel = (c - g).abs() / c.abs().max(g.abs());
         worst = worst.max(rel);
         assert!(
@@ -88,12 +129,7 @@ fn fifty_training_steps_give_the_same_loss_on_gpu_and_cpu() {
             step + 1
         );
     }
-    eprintln!(
-        "{STEPS} steps on {}: losses {} → {}, worst relative difference {worst:e}",
-        gpu.name(),
-        cpu[0],
-        cpu[STEPS - 1]
-    );
+    worst
 }
 
 #[test]

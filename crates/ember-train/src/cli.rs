@@ -368,5 +368,28 @@ fn draw_comparison(dir: &Path, summaries: &[Summary]) -> Result<Vec<PathBuf>> {
         &series,
         true,
     )?;
-    Ok(vec![loss, norms])
+    // Test accuracy per epoch (e.g. `--experiments mlp,cnn`: what the convolutions buy).
+    let accuracy = dir.join("compare_accuracy.png");
+    let series: Vec<Series> = summaries
+        .iter()
+        .map(|s| Series {
+            label: s.experiment.clone(),
+            points: s
+                .epochs
+                .iter()
+                .map(|m| (m.epoch as f64, m.test_accuracy))
+                .collect(),
+        })
+        .collect();
+    line_chart(
+        &accuracy,
+        "test accuracy per epoch",
+        Axes {
+            x: "epoch",
+            y: "test accuracy",
+        },
+        &series,
+        false,
+    )?;
+    Ok(vec![loss, norms, accuracy])
 }
