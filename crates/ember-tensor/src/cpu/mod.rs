@@ -3,6 +3,7 @@
 //! One file per op family: element-wise ops, matmul, reductions, the row-wise softmax family,
 //! and the fused optimizer updates.
 
+mod conv;
 mod elementwise;
 mod layout;
 mod matmul;
@@ -14,8 +15,8 @@ mod rows;
 use ndarray::ArcArray1;
 
 use crate::ops::{
-    AvgPool2dOp, BinaryOp, Conv2dOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, StridedView,
-    UnaryOp, Window2d,
+    AvgPool2dOp, BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, StridedView, UnaryOp,
+    Window2d,
 };
 use crate::{Backend, Result, Shape};
 
@@ -174,7 +175,6 @@ impl Backend for Cpu {
     }
 }
 
-// Convolution and average pooling: the default bodies (unfold + GEMM, unfold + mean). Max
-// pooling is overridden by a direct pass (`pool.rs`).
-impl Conv2dOp<Cpu> for Cpu {}
+// Average pooling: the default body (unfold + mean). Convolution (`conv.rs`: the bias fused
+// into the output copy) and max pooling (`pool.rs`: one direct pass) override theirs.
 impl AvgPool2dOp<Cpu> for Cpu {}

@@ -9,19 +9,21 @@
 use crate::conformance::{CaseInput, CaseValues, OpCall, OpCase};
 use crate::ops::layout::StridedView;
 use crate::ops::window::{Window2d, WindowOptions};
-use crate::ops::{MatmulDims, ReduceOp};
+use crate::ops::{BinaryOp, MatmulDims, ReduceOp};
 use crate::{Backend, Error, Result, Shape, Tensor};
 
 /// Convolution on a backend. Every method has a default body built from the backend's
 /// primitives, so a backend gets convolution by writing `impl Conv2dOp<MyBackend> for
 /// MyBackend {}` and overrides a method only where a benchmark says so.
 pub trait Conv2dOp<B: Backend> {
-    /// `y[n, o] = Σ_c W[o, c] ⋆ x[n, c]` without bias: `x` is `[N, C, H, W]` (described by
-    /// `window`), `weight` is `[O, C·kh·kw]`; returns `[N, O, OH, OW]`.
+    /// `y[n, o] = Σ_c W[o, c] ⋆ x[n, c] + bias[o]`: `x` is `[N, C, H, W]` (described by
+    /// `window`), `weight` is `[O, C·kh·kw]`, `bias` (if any) is `[O]`; returns
+    /// `[N, O, OH, OW]`.
     fn conv2d(
         backend: &B,
         x: &B::Storage,
         weight: &B::Storage,
+        bias: Option<&B::Storage>,
         window: &Window2d,
         out_channels: usize,
     ) -> Result<B::Storage> {
@@ -37,7 +39,22 @@ pub trait Conv2dOp<B: Backend> {
                 trans_b: false,
             },
         )?;
-        backend.strided_copy(&y, &channels_to_images(window, out_channels))
+        let y = backend.strided_copy(&y, &channels_to_images(window, out_channels))?;
+        match bias {
+            None => Ok(y),
+            Some(bias) => {
+                let pixels = window.output[0] * window.output[1];
+                let shape = Shape::new([window.batch, out_channels, pixels]);
+                backend.binary(
+                    BinaryOp::Add,
+                    &y,
+                    &shape,
+                    bias,
+                    &Shape::new([out_channels, 1]),
+                    &shape,
+                )
+            }
+        }
     }
 
     /// Gradients of [`Conv2dOp::conv2d`] with respect to `x` and `weight` (each only when asked
@@ -98,7 +115,7 @@ pub struct Conv2dGradients {
 }
 
 /// Reads `[O, N·OH·OW]` (a row per output channel) as `[N, O, OH·OW]`: runs of `OH·OW`.
-fn channels_to_images(window: &Window2d, out_channels: usize) -> StridedView {
+pub(crate) fn channels_to_images(window: &Window2d, out_channels: usize) -> StridedView {
     let pixels = window.output[0] * window.output[1];
     StridedView {
         offset: 0,
@@ -164,21 +181,18 @@ impl<B: Backend> Tensor<B> {
     ) -> Result<Self> {
         let window = conv2d_window(self.shape(), weight.shape(), options)?;
         let out_channels = weight.dims()[0];
+        if let Some(bias) = bias {
+            bias.expect_dims("conv2d bias", &[out_channels])?;
+        }
         let storage = B::conv2d(
             self.backend(),
             self.storage(),
             weight.storage(),
+            bias.map(Tensor::storage),
             &window,
             out_channels,
         )?;
-        let y = Tensor::from_storage(storage, window.output_shape(out_channels), self.backend())?;
-        match bias {
-            None => Ok(y),
-            Some(bias) => {
-                bias.expect_dims("conv2d bias", &[out_channels])?;
-                y.add(&bias.reshape([out_channels, 1, 1])?)
-            }
-        }
+        Tensor::from_storage(storage, window.output_shape(out_channels), self.backend())
     }
 
     /// Gradients of [`Tensor::conv2d`] with respect to the input and the weight (each only if
