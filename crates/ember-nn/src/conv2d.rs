@@ -173,7 +173,7 @@ impl<B: Backend> Module<B> for Conv2d<B> {
         x.conv2d(&self.weight, self.bias.as_ref(), self.config.window)
             .map_err(|source| Error::Layer {
                 layer: self.config.describe(),
-                source,
+                source: Box::new(source),
             })
     }
 

@@ -99,7 +99,7 @@ pub enum Error {
         /// The layer, as PyTorch prints it.
         layer: String,
         /// What the op reported.
-        source: ember_autodiff::Error,
+        source: Box<ember_autodiff::Error>,
     },
     /// A layer was configured with values it cannot use.
     #[error("{layer}: {message}")]

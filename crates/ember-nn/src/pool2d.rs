@@ -62,7 +62,7 @@ macro_rules! pool_layer {
                 }
                 x.$method(self.window).map_err(|source| Error::Layer {
                     layer: self.describe(),
-                    source,
+                    source: Box::new(source),
                 })
             }
 

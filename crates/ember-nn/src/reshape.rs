@@ -26,7 +26,7 @@ impl<B: Backend> Module<B> for Flatten {
         x.flatten_from(self.start_dim)
             .map_err(|source| Error::Layer {
                 layer: format!("Flatten(start_dim={})", self.start_dim),
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -72,7 +72,7 @@ impl<B: Backend> Module<B> for Unflatten {
         new_dims.extend(&dims[self.dim + 1..]);
         x.reshape(new_dims).map_err(|source| Error::Layer {
             layer: describe(),
-            source,
+            source: Box::new(source),
         })
     }
 

@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod charts;
 pub mod checkpoint;
 pub mod cli;

@@ -67,7 +67,7 @@ pub trait Conv2dOp<B: Backend> {
         window: &Window2d,
         out_channels: usize,
         wanted: Conv2dGradients,
-    ) -> Result<(Option<B::Storage>, Option<B::Storage>)> {
+    ) -> Result<InputAndWeight<B::Storage>> {
         let grad_rows = backend.strided_copy(grad, &images_to_channels(window, out_channels))?;
         let grad_weight = if wanted.weight {
             let cols = backend.unfold2d(x, window, 0.0)?;
@@ -104,6 +104,9 @@ pub trait Conv2dOp<B: Backend> {
         Ok((grad_input, grad_weight))
     }
 }
+
+/// The gradients of the input and of the weight, each present when it was asked for.
+pub type InputAndWeight<T> = (Option<T>, Option<T>);
 
 /// Which gradients [`Conv2dOp::conv2d_backward`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

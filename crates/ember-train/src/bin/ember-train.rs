@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    ember_train::allocator::keep_freed_memory();
     keep_driver_noise_out();
     let cli = ember_train::cli::Cli::parse();
     match ember_train::cli::run(cli) {
