@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ember_autodiff::{NoGradGuard, Var};
-use ember_data::{DataLoader, Dataset, IMAGE_BYTES, InMemoryDataset};
+use ember_data::{DataLoader, Dataset, IMAGE_BYTES, InMemoryDataset, load_train_test, locate};
 use ember_nn::{CrossEntropyLoss, Module, Sequential};
 use ember_optim::{AnyOptimizer, Optimizer};
 use ember_tensor::{Backend, Tensor};
 
 use crate::metrics::{EpochMetrics, Summary};
 use crate::progress::Progress;
-use crate::{Error, Result, TrainConfig, charts, checkpoint, data, io_at};
+use crate::{Error, Result, TrainConfig, charts, checkpoint, io_at};
 
 /// Losses are read back from the device once per this many steps (and at the end of an epoch).
 const LOSS_READ_WINDOW: usize = 20;
@@ -92,8 +92,8 @@ pub fn train_on<B: Backend>(
     };
     config.validate()?;
     let kind = config.dataset_kind()?;
-    let dir = data::locate(kind, config.data_dir.as_deref(), !output.quiet)?;
-    let data = data::load(kind, &dir, config.train_limit, config.test_limit)?;
+    let dir = locate(kind, config.data_dir.as_deref(), !output.quiet)?;
+    let data = load_train_test(kind, &dir, config.train_limit, config.test_limit)?;
 
     let model = config.experiment.build(config.init, config.seed, backend)?;
     let mut optimizer =
@@ -283,10 +283,11 @@ fn train_epoch<B: Backend>(
     Ok((cost_sum / steps, norms))
 }
 
-/// Test accuracy: the share of samples whose largest logit is their label.
-pub fn evaluate<B: Backend, D: Dataset>(
+/// Test accuracy: the share of samples whose largest logit is their label, computed without
+/// recording gradients, 1,000 samples per forward pass.
+pub fn evaluate<B: Backend, M: Module<B> + ?Sized, D: Dataset + ?Sized>(
     backend: &B,
-    model: &Sequential<B>,
+    model: &M,
     data: &D,
 ) -> Result<f64> {
     let _no_grad = NoGradGuard::new();
