@@ -1,7 +1,8 @@
 //! Loads a state dict that PyTorch saved (`safetensors.torch.save_file(model.state_dict(), ...)`)
 //! into the same architecture and predicts Fashion-MNIST test images with it.
-//! `cargo run --release --example load_pytorch [-- PATH.safetensors]`; the default is the
-//! project's PyTorch fixture, and a `model.safetensors` that `cargo xtask train` wrote works too.
+//! `cargo run --release --example load_pytorch [-- PATH.safetensors]`. The default, the project's
+//! PyTorch fixture, holds freshly initialised weights, so its guesses are chance; the
+//! `model.safetensors` of a `cargo xtask train` run (PyTorch's names too) predicts for real.
 use ember_autodiff::{Var, no_grad};
 use ember_data::{DataLoader, DatasetKind, FASHION_MNIST_CLASSES, TrainTest};
 use ember_nn::state_dict::{load_module, load_safetensors};

@@ -84,7 +84,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     run_command(build)?;
 
     let ember_bench = || {
-        let mut cmd = Command::new(root().join("target/release/ember-bench"));
+        let mut cmd = Command::new(crate::target_dir().join("release/ember-bench"));
         cmd.current_dir(root()).args(["--device", &device]);
         cmd
     };
@@ -138,7 +138,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 /// A whole `cargo xtask train` (after the build): data loading, 15 epochs, test evaluation.
 fn whole_run(device: &str) -> Result<String, String> {
     let out_dir = root().join("target/bench-train-run");
-    let mut train = Command::new(root().join("target/release/ember-train"));
+    let mut train = Command::new(crate::target_dir().join("release/ember-train"));
     train
         .current_dir(root())
         .args(["mlp", "--quiet", "--device", device, "--out"])
