@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{root, target_dir};
+use crate::{output_of, root, target_dir};
 
 /// The seed's programs as `examples/` names them, with the trainer's name for the experiment.
 const SEED_EXAMPLES: [(&str, &str); 3] = [
@@ -34,18 +34,17 @@ pub fn run() -> Result<(), String> {
     let built = target_dir().join("debug");
     let runs = std::env::temp_dir().join(format!("ember-example-runs-{}", std::process::id()));
     let result = SEED_EXAMPLES.iter().try_for_each(|&(name, experiment)| {
-        let example = output_of(
-            binary(&built.join("examples").join(name))?.args(["--train-limit", TRAIN_LIMIT]),
-        )?;
+        let mut example = binary(&built.join("examples").join(name))?;
+        example.args(["--train-limit", TRAIN_LIMIT]);
+        let example = output_of(example)?;
         check_seed_lines(&example).map_err(|e| format!("example `{name}`: {e}\n{example}"))?;
         let out = runs.join(name);
-        let trainer = output_of(
-            binary(&built.join("ember-train"))?
-                .arg(experiment)
-                .args(["--train-limit", TRAIN_LIMIT])
-                .arg("--out")
-                .arg(&out),
-        )?;
+        let mut trainer = binary(&built.join("ember-train"))?;
+        trainer
+            .arg(experiment)
+            .args(["--train-limit", TRAIN_LIMIT, "--out"])
+            .arg(&out);
+        let trainer = output_of(trainer)?;
         if trainer != example {
             return Err(format!(
                 "example `{name}` and `ember-train {experiment}` differ:\n{example}\n---\n{trainer}"
@@ -69,22 +68,6 @@ fn binary(path: &Path) -> Result<Command, String> {
     let mut command = Command::new(PathBuf::from(path));
     command.current_dir(root());
     Ok(command)
-}
-
-fn output_of(command: &mut Command) -> Result<String, String> {
-    let shown = format!("{command:?}");
-    eprintln!("xtask: running {shown}");
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{shown} failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    String::from_utf8(output.stdout).map_err(|e| format!("{shown} printed non-UTF-8: {e}"))
 }
 
 /// Checks the seed's format: `Epoch: NNNN cost = D.DDDDDDDDD` for epochs 1..=15, then

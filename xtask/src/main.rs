@@ -100,6 +100,24 @@ pub fn cargo() -> Command {
     cmd
 }
 
+/// Runs `cmd` and returns its stdout, failing with its description and stderr if it does not
+/// succeed.
+pub fn output_of(mut cmd: Command) -> Result<String, String> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{shown} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Runs `cmd`, failing with its description if it does not succeed.
 pub fn run_command(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");

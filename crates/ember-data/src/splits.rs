@@ -24,7 +24,7 @@ impl TrainTest {
     /// both splits, keeping only the first `train_limit` training samples if given.
     ///
     /// ```no_run
-    /// use ember_data::{DatasetKind, TrainTest};
+    /// use ember_data::{Dataset, DatasetKind, TrainTest};
     ///
     /// let data = TrainTest::find(DatasetKind::FashionMnist, Some(500))?;
     /// assert_eq!(data.train.len(), 500);

@@ -57,7 +57,7 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
-    /// Where to write the run's files (default: runs/<experiment>-<time>).
+    /// Where to write the run's files (default: `runs/<experiment>-<time>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
