@@ -1,9 +1,9 @@
 //! `cargo xtask clean-clone`: what a new user gets. Clones the committed `HEAD` into a fresh
 //! temporary directory with nothing beside it (so `../shared` does not exist there), then runs
 //! the test suite and the seed examples there (`cargo xtask test`) and packages every
-//! publishable crate (`cargo package --workspace`: each crate is built against its packaged
-//! neighbours). The clone shares this build's target directory, so only the workspace's own
-//! crates are rebuilt.
+//! publishable crate (`cargo xtask package`: `cargo package --workspace`, each crate built
+//! against its packaged neighbours). The clone shares this build's target directory, so only
+//! the workspace's own crates are rebuilt.
 
 use std::path::Path;
 use std::process::Command;
@@ -35,7 +35,7 @@ fn clone_and_check(parent: &Path) -> Result<(), String> {
     }
     let target_dir = target_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let steps: [&[&str]; 2] = [&["xtask", "test"], &["package", "--workspace"]];
+    let steps: [&[&str]; 2] = [&["xtask", "test"], &["xtask", "package"]];
     for args in steps {
         let started = Instant::now();
         let mut command = Command::new(&cargo);

@@ -167,12 +167,19 @@ fn doc() -> Result<(), String> {
     run_command(doc)
 }
 
+/// The workspace's packages with `publish = false`: nothing to package.
+const UNPUBLISHED: [&str; 3] = ["ember-tests", "ember-examples", "xtask"];
+
 /// `cargo package --workspace ARGS`: every publishable crate packaged and built against its
 /// packaged neighbours (in a clone of `HEAD`: `clean-clone`; here, `--allow-dirty` if the
 /// work tree has changes).
 fn package(args: &[String]) -> Result<(), String> {
     let mut package = cargo();
-    package.args(["package", "--workspace"]).args(args);
+    package.args(["package", "--workspace"]);
+    for unpublished in UNPUBLISHED {
+        package.args(["--exclude", unpublished]);
+    }
+    package.args(args);
     run_command(package)
 }
 
