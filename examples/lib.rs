@@ -15,6 +15,8 @@
 //! This library has no items: it exists so that the workspace README's Rust snippets compile
 //! and run as its doctests (`cargo test -p ember-examples --doc`).
 
+#![warn(missing_docs)]
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
