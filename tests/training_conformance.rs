@@ -16,7 +16,7 @@ const STEPS: usize = 50;
 
 /// Debian's Fashion-MNIST: required in CI, skipped with a message elsewhere.
 fn fashion_mnist_subset(n: usize) -> Option<InMemoryDataset> {
-    let dir = PathBuf::from(ember_train::data::DEBIAN_FASHION_MNIST);
+    let dir = PathBuf::from(ember_data::download::DEBIAN_FASHION_MNIST_DIR);
     if !dir.join("train-images-idx3-ubyte.gz").exists() {
         assert!(
             std::env::var_os("CI").is_none(),

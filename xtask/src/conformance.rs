@@ -7,23 +7,14 @@
 //! `EMBER_REQUIRE_GPU=1` makes a missing adapter an error instead of a skip. `WGPU_BACKEND`
 //! (e.g. `vulkan`) is passed through to choose the adapter.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Where the report goes, relative to the workspace root.
 const REPORT: &str = "docs/CONFORMANCE.md";
 
-/// The workspace root: the parent of the `xtask` package.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 /// Runs the conformance suite and writes `docs/CONFORMANCE.md`.
 pub fn run() -> Result<(), String> {
-    let root = workspace_root();
+    let root = crate::root();
     let report = root.join(REPORT);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);

@@ -1,6 +1,12 @@
 //! `cargo xtask <command>`: the project's automation, in Rust rather than shell snippets.
 //!
-//! - `ci`: format check, clippy with `-D warnings`, and the whole test suite (what CI runs);
+//! - `ci`: format check, clippy with `-D warnings`, the vendored fixtures against
+//!   `../shared` (`fixtures`), the whole test suite and the seed examples (`test`), and the
+//!   documentation with `-D warnings` (`doc`);
+//! - `clean-clone`: clones `HEAD` into an empty temporary directory and runs `test` and
+//!   `cargo package --workspace` there (`.ci/run` calls it after `ci`);
+//! - `test`: `cargo test --workspace`, then the seed's examples on 300 samples (`examples`);
+//! - `fixtures`, `examples`, `doc`, `package`: one step of the above each;
 //! - `train [ARGS]`: builds the trainer in release mode and runs it with `ARGS`;
 //! - `compare [ARGS]`: trains several experiments and draws them on shared charts;
 //! - `download [--dataset mnist|fashion-mnist] [--dir DIR]`: fetches and verifies a data set;
@@ -11,9 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod clean_clone;
 mod conformance;
+mod examples;
+mod fixtures;
 
-const USAGE: &str = "usage: cargo xtask <ci | train [ARGS] | compare [ARGS] | download [ARGS] | bench | conformance>";
+const USAGE: &str = "usage: cargo xtask <ci | clean-clone | test | fixtures | examples | doc | package [ARGS] \
+                     | train [ARGS] | compare [ARGS] | download [ARGS] | bench | conformance>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,6 +33,12 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "ci" => ci(),
+        "clean-clone" => clean_clone::run(),
+        "test" => test(),
+        "fixtures" => fixtures::check(),
+        "examples" => examples::run(),
+        "doc" => doc(),
+        "package" => package(rest),
         "train" => trainer(rest),
         "compare" => trainer(&prefixed("compare", rest)),
         "download" => trainer(&prefixed("download", rest)),
@@ -49,12 +65,32 @@ fn prefixed(first: &str, rest: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The workspace root (the parent of `xtask/`).
+/// The workspace root (the parent of `xtask/`). Read from the `CARGO_MANIFEST_DIR` that
+/// `cargo run` sets, so a binary built from another checkout sharing the target directory
+/// still works on this one.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// This build's target directory: `CARGO_TARGET_DIR` if set, else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        }
+        None => root().join("target"),
+    }
 }
 
 /// `cargo` (the one running this xtask), started in the workspace root.
@@ -62,6 +98,24 @@ pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
     cmd
+}
+
+/// Runs `cmd` and returns its stdout, failing with its description and stderr if it does not
+/// succeed.
+pub fn output_of(mut cmd: Command) -> Result<String, String> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{shown} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs `cmd`, failing with its description if it does not succeed.
@@ -92,9 +146,41 @@ fn ci() -> Result<(), String> {
         "warnings",
     ]);
     run_command(clippy)?;
+    fixtures::check()?;
+    test()?;
+    doc()
+}
+
+/// The whole test suite (which also builds every example), then the seed's examples.
+fn test() -> Result<(), String> {
     let mut test = cargo();
     test.args(["test", "--workspace"]);
-    run_command(test)
+    run_command(test)?;
+    examples::run()
+}
+
+/// The API documentation of the workspace's crates, every rustdoc warning an error.
+fn doc() -> Result<(), String> {
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run_command(doc)
+}
+
+/// The workspace's packages with `publish = false`: nothing to package.
+const UNPUBLISHED: [&str; 3] = ["ember-tests", "ember-examples", "xtask"];
+
+/// `cargo package --workspace ARGS`: every publishable crate packaged and built against its
+/// packaged neighbours (in a clone of `HEAD`: `clean-clone`; here, `--allow-dirty` if the
+/// work tree has changes).
+fn package(args: &[String]) -> Result<(), String> {
+    let mut package = cargo();
+    package.args(["package", "--workspace"]);
+    for unpublished in UNPUBLISHED {
+        package.args(["--exclude", unpublished]);
+    }
+    package.args(args);
+    run_command(package)
 }
 
 /// Builds `ember-train` in release mode and runs it with `args` from the workspace root.
@@ -110,7 +196,7 @@ fn trainer(args: &[String]) -> Result<(), String> {
         "ember-train",
     ]);
     run_command(build)?;
-    let mut train = Command::new(root().join("target/release/ember-train"));
+    let mut train = Command::new(target_dir().join("release/ember-train"));
     train.current_dir(root()).args(args);
     run_command(train)
 }

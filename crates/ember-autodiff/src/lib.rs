@@ -9,6 +9,9 @@
 //! value used more than once, accumulates into leaves (parameters) as PyTorch's `.grad`, and
 //! frees the saved values as it goes.
 //!
+//! **In the stack:** above `ember-tensor` (whose backends it runs on), below `ember-nn` (layers
+//! and losses are built from [`Var`] operations) and `ember-optim`.
+//!
 //! Differentiate `f(w, b) = mean((x·wᵀ + b)²)`:
 //!
 //! ```

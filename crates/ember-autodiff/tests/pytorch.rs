@@ -1,4 +1,4 @@
-//! Gradients against values PyTorch computed (`../shared/fixtures/pytorch/`).
+//! Gradients against values PyTorch computed (`tests/fixtures/pytorch/`).
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/pytorch")
+        .join("../../tests/fixtures/pytorch")
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read PyTorch fixture {}: {e}", path.display()));

@@ -5,7 +5,13 @@
 //!   `u8` buffer;
 //! - [`download_dataset`]: fetching the files from mirrors with checksum verification and
 //!   atomic writes, and [`verify_dir`] for checking a local copy;
+//! - [`locate`] / [`TrainTest::find`]: a local copy (`data/<dataset>`, Debian's package) or a
+//!   download, and both splits loaded;
 //! - [`DataLoader`]: deterministic, resumable shuffling into batches of `f32` pixels.
+//!
+//! **In the stack:** beside the others, depending on none of them: batches are plain `f32`
+//! pixels and `u32` labels that the caller moves into tensors; `ember-train` and the examples
+//! use it.
 //!
 //! # Example
 //!
@@ -34,12 +40,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod dataset;
 pub mod download;
 pub mod error;
 pub mod idx;
 pub mod loader;
 pub mod mnist;
+pub mod splits;
 
 pub use dataset::{Dataset, IMAGE_BYTES, IMAGE_COLS, IMAGE_ROWS, InMemoryDataset, Sample};
 pub use download::{
@@ -53,3 +62,4 @@ pub use mnist::{
     DatasetKind, FASHION_MNIST_CLASSES, FashionMnist, Mnist, MnistData, NUM_CLASSES, Split,
     load_split,
 };
+pub use splits::{TrainTest, load_train_test, locate};

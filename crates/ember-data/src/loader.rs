@@ -65,6 +65,11 @@ impl Batch {
         [self.len, 1, IMAGE_ROWS, IMAGE_COLS]
     }
 
+    /// The labels as `f32` class indices, the form a cross-entropy loss takes.
+    pub fn labels_f32(&self) -> Vec<f32> {
+        self.labels.iter().map(|&l| l as f32).collect()
+    }
+
     /// Removes all samples, keeping the allocations.
     pub fn clear(&mut self) {
         self.images.clear();

@@ -4,6 +4,9 @@
 //! losses ([`CrossEntropyLoss`], [`MSELoss`]), initialisers ([`init`]) and safetensors state
 //! dicts ([`state_dict`]) whose names, dtypes and shapes match PyTorch's.
 //!
+//! **In the stack:** above `ember-autodiff` and `ember-tensor`; `ember-optim` updates the
+//! parameters its modules expose, and `ember-train` builds its experiments from them.
+//!
 //! The seed's ReLU network:
 //!
 //! ```

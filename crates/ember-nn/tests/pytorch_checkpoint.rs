@@ -11,7 +11,7 @@ use safetensors::SafeTensors;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/pytorch")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pytorch")
 }
 
 fn seed_mlp(seed: u64) -> Sequential<Cpu> {

@@ -6,6 +6,9 @@
 //! device the parameters live on. State (step count and buffers) can be saved and restored for
 //! resuming.
 //!
+//! **In the stack:** above `ember-nn` (parameters by name, state dicts) and `ember-autodiff`
+//! (gradients); `ember-train` picks one by name ([`AnyOptimizer`]).
+//!
 //! The seed's loop:
 //!
 //! ```

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 fn fixture() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/pytorch/optim_trajectories.json");
+        .join("../../tests/fixtures/pytorch/optim_trajectories.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read PyTorch fixture {}: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture json")

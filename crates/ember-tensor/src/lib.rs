@@ -17,6 +17,10 @@
 //!
 //! Library code is generic over `B: Backend`; `Tensor` defaults to the CPU so examples need not
 //! name a backend.
+//!
+//! **In the stack:** the bottom layer; it depends on no other Ember crate. `ember-autodiff`
+//! records operations on its tensors, `ember-wgpu` implements its [`Backend`] trait on the GPU,
+//! and every crate above uses its [`Tensor`].
 
 #![warn(missing_docs)]
 

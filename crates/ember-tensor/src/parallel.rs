@@ -1,8 +1,9 @@
 //! Fork-join on two threads: the calling thread and one long-lived helper.
 //!
 //! A training step of the seed's MLP hands out seven tasks of 20–200 µs each, so latency
-//! decides whether a second core pays. The helper spins for [`SPIN`] after each task (the next
-//! one usually arrives within microseconds: it parked 6 times in the 4,200 joins of an epoch),
+//! decides whether a second core pays. The helper spins for 200 µs (`SPIN`) after each task
+//! (the next one usually arrives within microseconds: it parked 6 times in the 4,200 joins of an
+//! epoch),
 //! then parks; the caller runs its own half meanwhile and then spins until the helper's is done
 //! (callers size the halves, or share work from a counter, so that this wait is short). Joining
 //! through rayon's global pool from the trainer's thread (outside the pool) costs two thread

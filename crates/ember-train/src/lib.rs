@@ -4,6 +4,9 @@
 //! the seed's loop and log lines, metrics (`metrics.csv`, `summary.json`), PNG charts of the loss
 //! and of per-layer gradient norms, a checkpoint after every epoch, and `--resume`.
 //!
+//! **In the stack:** the top: it uses every other Ember crate and picks the backend at the
+//! edge (`--device cpu | wgpu | auto`). [`evaluate`] is useful on its own.
+//!
 //! ```
 //! use ember_train::{Experiment, InitScheme};
 //! use ember_nn::Module;
@@ -22,7 +25,6 @@ pub mod charts;
 pub mod checkpoint;
 pub mod cli;
 mod config;
-pub mod data;
 mod device;
 mod error;
 mod experiment;

@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ember_autodiff::{NoGradGuard, Var};
-use ember_data::{DataLoader, Dataset, IMAGE_BYTES, InMemoryDataset};
+use ember_data::{
+    DataLoader, Dataset, IMAGE_BYTES, InMemoryDataset, TrainTest, load_train_test, locate,
+};
 use ember_nn::{CrossEntropyLoss, Module, Sequential};
 use ember_optim::{AnyOptimizer, Optimizer};
 use ember_tensor::{Backend, Tensor};
 
 use crate::metrics::{EpochMetrics, Summary};
 use crate::progress::Progress;
-use crate::{Error, Result, TrainConfig, charts, checkpoint, data, io_at, run_dir};
+use crate::{Error, Result, TrainConfig, charts, checkpoint, io_at, run_dir};
 
 /// Losses are read back from the device once per this many steps (and at the end of an epoch).
 const LOSS_READ_WINDOW: usize = 20;
@@ -98,8 +100,8 @@ pub fn train_on<B: Backend>(
         None => None,
     };
     let kind = config.dataset_kind()?;
-    let dir = data::locate(kind, config.data_dir.as_deref(), !output.quiet)?;
-    let data = data::load(kind, &dir, config.train_limit, config.test_limit)?;
+    let dir = locate(kind, config.data_dir.as_deref(), !output.quiet)?;
+    let data = load_train_test(kind, &dir, config.train_limit, config.test_limit)?;
     // Stored absolute, so the run can be resumed from any working directory.
     config.data_dir = Some(std::path::absolute(&dir).map_err(io_at(&dir))?);
     let loader = DataLoader::new(&data.train, config.batch_size)?
@@ -215,10 +217,7 @@ pub fn train_on<B: Backend>(
 }
 
 /// An error unless every epoch takes at least one step and the test set has a sample.
-fn check_trainable(
-    data: &data::TrainingData,
-    loader: &DataLoader<'_, InMemoryDataset>,
-) -> Result<()> {
+fn check_trainable(data: &TrainTest, loader: &DataLoader<'_, InMemoryDataset>) -> Result<()> {
     let (train, test, dir) = (data.train.len(), data.test.len(), data.dir.display());
     if train == 0 {
         return Err(Error::NothingToTrain(format!(
@@ -353,10 +352,11 @@ fn add_to<B: Backend>(sum: Option<Tensor<B>>, value: &Tensor<B>) -> Result<Tenso
     })
 }
 
-/// Test accuracy: the share of samples whose largest logit is their label.
-pub fn evaluate<B: Backend, D: Dataset>(
+/// Test accuracy: the share of samples whose largest logit is their label, computed without
+/// recording gradients, 1,000 samples per forward pass.
+pub fn evaluate<B: Backend, M: Module<B> + ?Sized, D: Dataset + ?Sized>(
     backend: &B,
-    model: &Sequential<B>,
+    model: &M,
     data: &D,
 ) -> Result<f64> {
     let _no_grad = NoGradGuard::new();

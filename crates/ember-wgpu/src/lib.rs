@@ -5,6 +5,10 @@
 //! recorded into a command encoder and submitted in batches; data comes back to the host only
 //! through [`Backend::download`](ember_tensor::Backend::download) (e.g. `Tensor::to_vec`).
 //!
+//! **In the stack:** beside `ember-tensor`'s `Cpu`: it implements the same `Backend` trait,
+//! so every crate above (`ember-autodiff`, `ember-nn`, `ember-optim`, `ember-train`) runs on it
+//! unchanged.
+//!
 //! ```
 //! use ember_tensor::Tensor;
 //! use ember_wgpu::Wgpu;

@@ -57,7 +57,7 @@ pub fn quick_config(data: &Path, out: &Path, epochs: usize) -> TrainConfig {
 /// Debian's Fashion-MNIST, if installed. In CI (`CI` set) its absence is a failure; elsewhere
 /// the caller skips with a message saying why.
 pub fn real_fashion_mnist() -> Option<PathBuf> {
-    let dir = PathBuf::from(ember_train::data::DEBIAN_FASHION_MNIST);
+    let dir = PathBuf::from(ember_data::download::DEBIAN_FASHION_MNIST_DIR);
     if dir.join("train-images-idx3-ubyte.gz").exists() {
         return Some(dir);
     }
