@@ -22,6 +22,7 @@
 
 mod backend;
 mod cpu;
+mod environment;
 mod error;
 pub mod gemm;
 pub mod ops;
@@ -32,6 +33,7 @@ mod tensor;
 
 pub use backend::Backend;
 pub use cpu::{Cpu, CpuStorage};
+pub use environment::{Settings, check_environment};
 pub use error::{Error, Result};
 pub use rng::{SeededRng, seeded_rng};
 pub use shape::Shape;

@@ -58,9 +58,11 @@ unsafe impl Sync for Helper {}
 fn helper() -> Option<&'static Helper> {
     static HELPER: OnceLock<Option<&'static Helper>> = OnceLock::new();
     *HELPER.get_or_init(|| {
-        let threads = std::env::var("EMBER_THREADS")
+        // A bad `EMBER_THREADS` counts as unset here; `check_environment` and every GEMM
+        // report it.
+        let threads = crate::environment::settings()
             .ok()
-            .and_then(|v| v.parse::<usize>().ok())
+            .and_then(|s| s.threads)
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         if threads < 2 {
             return None;

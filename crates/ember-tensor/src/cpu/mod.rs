@@ -8,6 +8,7 @@ mod matmul;
 mod optimizer;
 mod reduce;
 mod rows;
+pub(crate) mod simd;
 
 use ndarray::ArcArray1;
 
@@ -15,7 +16,8 @@ use crate::ops::{BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, Unar
 use crate::{Backend, Result, Shape};
 
 /// The CPU backend. Storage is a reference-counted `ndarray` vector; GEMM runs on
-/// `matrixmultiply` through ndarray's `general_mat_mul`.
+/// [`crate::gemm`]'s kernel for this CPU, hot loops on its best instruction set
+/// ([`simd`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Cpu;
 

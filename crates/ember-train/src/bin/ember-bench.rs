@@ -10,25 +10,45 @@ use ember_autodiff::Var;
 use ember_data::{DataLoader, IMAGE_BYTES, InMemoryDataset};
 use ember_nn::{CrossEntropyLoss, Module};
 use ember_optim::{AnyOptimizer, Optimizer};
-use ember_tensor::gemm::{Engine, MatRef, gemm_with};
+use ember_tensor::gemm::{Engine, Kernel, MatRef, fma_peak_gflops, gemm_with};
 use ember_tensor::rand::Rng;
 use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
 use ember_train::{Experiment, InitScheme};
 
 const SAMPLES: usize = 60_000;
-const USAGE: &str = "usage: ember-bench [--device cpu|wgpu] [--samples N] [--epochs-only]";
+const USAGE: &str =
+    "usage: ember-bench [--device cpu|wgpu] [--samples N] [--epochs-only | --gemm-only]";
 const BATCH: usize = 100;
 
+/// Which parts of the report to measure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    All,
+    EpochsOnly,
+    GemmOnly,
+}
+
 fn main() -> ExitCode {
+    if let Err(e) = ember_tensor::check_environment() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut device = "cpu".to_string();
     let mut samples = None;
-    let mut epochs_only = false;
+    let mut parts = Parts::All;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        if flag == "--epochs-only" {
-            epochs_only = true;
-            continue;
+        match flag.as_str() {
+            "--epochs-only" => {
+                parts = Parts::EpochsOnly;
+                continue;
+            }
+            "--gemm-only" => {
+                parts = Parts::GemmOnly;
+                continue;
+            }
+            _ => {}
         }
         match (flag.as_str(), it.next()) {
             ("--device", Some(value)) => device = value.clone(),
@@ -46,11 +66,11 @@ fn main() -> ExitCode {
         }
     }
     let result = match device.as_str() {
-        "cpu" => run(&Cpu, samples.unwrap_or(SAMPLES), epochs_only),
+        "cpu" => run(&Cpu, samples.unwrap_or(SAMPLES), parts),
         // A software adapter runs at ~1 GFLOP/s: measure 20 steps instead of 600 by default.
         "wgpu" => ember_train::gpu_backend()
             .map_err(|e| e.into())
-            .and_then(|gpu| run(&gpu, samples.unwrap_or(2_000), epochs_only)),
+            .and_then(|gpu| run(&gpu, samples.unwrap_or(2_000), parts)),
         other => Err(format!("unknown device `{other}`; choose cpu or wgpu").into()),
     };
     match result {
@@ -246,11 +266,10 @@ fn time_epoch<B: Backend>(
 fn run<B: Backend>(
     backend: &B,
     samples: usize,
-    epochs_only: bool,
+    parts: Parts,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let data = synthetic(samples)?;
     let mut out = String::new();
-    if !epochs_only {
+    if parts != Parts::EpochsOnly {
         out.push_str(&format!(
             "Device `{}`, {} logical CPUs; {} samples, batch {BATCH}, Adam; synthetic pixels.\n\n",
             backend.name(),
@@ -259,74 +278,238 @@ fn run<B: Backend>(
         ));
         out.push_str(&gemm_table(backend)?);
     }
-    out.push_str(&epochs(backend, &data, samples)?);
+    if parts != Parts::GemmOnly {
+        out.push_str(&epochs(backend, &synthetic(samples)?, samples)?);
+    }
     Ok(out)
 }
 
-/// GEMM throughput on the training shapes. On the CPU, Ember's kernel on two threads and on
-/// one, and `matrixmultiply` on one (the engine it replaced), measured side by side.
+/// The products measured: the MLP's training shapes, the lab CNN's convolution products (im2col,
+/// batch 100; the weights stored `[out, in·3·3]`), and a square one.
+fn named_shapes() -> Vec<Shape> {
+    let shape = |name, a, b, trans_a, trans_b| Shape {
+        name,
+        a,
+        b,
+        trans_a,
+        trans_b,
+    };
+    vec![
+        shape(
+            "x·W1ᵀ (100×784)·(256×784)ᵀ",
+            [100, 784],
+            [256, 784],
+            false,
+            true,
+        ),
+        shape(
+            "dW1 = dYᵀ·x (100×256)ᵀ·(100×784)",
+            [100, 256],
+            [100, 784],
+            true,
+            false,
+        ),
+        shape(
+            "h·W2ᵀ (100×256)·(256×256)ᵀ",
+            [100, 256],
+            [256, 256],
+            false,
+            true,
+        ),
+        shape(
+            "dX2 = dY·W2 (100×256)·(256×256)",
+            [100, 256],
+            [256, 256],
+            false,
+            false,
+        ),
+        shape(
+            "conv1 fwd [78400×9]·[9×32]",
+            [78400, 9],
+            [32, 9],
+            false,
+            true,
+        ),
+        shape(
+            "conv2 fwd [19600×288]·[288×64]",
+            [19600, 288],
+            [64, 288],
+            false,
+            true,
+        ),
+        shape(
+            "conv2 dW [288×19600]·[19600×64]",
+            [19600, 288],
+            [19600, 64],
+            true,
+            false,
+        ),
+        shape(
+            "conv2 dX [19600×64]·[64×288]",
+            [19600, 64],
+            [64, 288],
+            false,
+            false,
+        ),
+        shape("1024³", [1024, 1024], [1024, 1024], false, false),
+    ]
+}
+
+/// The CPU's name from `/proc/cpuinfo` (Linux), or the architecture.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// Which CPU, which instruction sets the build assumed and which were found at run time, and
+/// the kernel that runs.
+fn isa_report() -> Result<String, Box<dyn std::error::Error>> {
+    let compiled: Vec<&str> = [
+        ("avx2", cfg!(target_feature = "avx2")),
+        ("fma", cfg!(target_feature = "fma")),
+        ("avx512f", cfg!(target_feature = "avx512f")),
+        ("neon", cfg!(target_feature = "neon")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let runnable: Vec<String> = Kernel::available_kernels()
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect();
+    Ok(format!(
+        "CPU: {} ({}). Kernels this CPU runs (detected at run time): {}; the one that ran: \
+         **`{}`**{}. This binary was built like any crate that depends on Ember (`cargo build \
+         --release`, no `target-cpu` flag anywhere): vector instruction sets it may assume at \
+         compile time: {}.\n\n",
+        cpu_name(),
+        std::env::consts::ARCH,
+        runnable.join(", "),
+        Kernel::selected()?,
+        if std::env::var_os("EMBER_GEMM").is_some() {
+            " (forced by `EMBER_GEMM`)"
+        } else {
+            ""
+        },
+        if compiled.is_empty() {
+            "none beyond the architecture's baseline".to_string()
+        } else {
+            compiled.join(", ")
+        },
+    ))
+}
+
+/// The FMA peak (an FMA-only loop) of each packed kernel this CPU runs, on one core and two.
+/// Returns the table and the selected kernel's two-core peak.
+fn peak_table() -> Result<(String, Option<f64>), Box<dyn std::error::Error>> {
+    let mut out = String::from(
+        "## FMA peak\n\nGFLOP/s of a loop of independent vector FMAs and nothing else, per \
+         kernel's instruction set:\n\n| kernel | 1 core | 2 cores |\n|---|---|---|\n",
+    );
+    let selected = Kernel::selected()?;
+    let mut selected_peak = None;
+    for kernel in Kernel::available_kernels() {
+        let (Some(one), Some(two)) = (
+            fma_peak_gflops(kernel, false),
+            fma_peak_gflops(kernel, true),
+        ) else {
+            continue;
+        };
+        out.push_str(&format!("| `{kernel}` | {one:.1} | {two:.1} |\n"));
+        if kernel == selected {
+            selected_peak = Some(two);
+        }
+    }
+    Ok((out, selected_peak))
+}
+
+/// GEMM throughput on the training and convolution shapes. On the CPU: every packed kernel
+/// this CPU runs on two threads and on one, and `matrixmultiply` on one (the engine the kernels
+/// replaced), measured side by side; the selected kernel's share of the two cores' FMA peak.
 fn gemm_table<B: Backend>(backend: &B) -> Result<String, Box<dyn std::error::Error>> {
     let cpu = backend.name() == "cpu";
-    let mut out = String::from("## GEMM throughput (training shapes)\n\n");
+    let mut out = String::new();
+    let mut columns = Vec::new();
+    let mut peak = None;
+    let selected = Kernel::selected()?;
     if cpu {
-        out.push_str(
-            "GFLOP/s; the last column is Ember's kernel on two threads over `matrixmultiply` on \
-             one, measured in this run.\n\n\
-             | product | Ember, 2 threads | Ember, 1 thread | matrixmultiply, 1 thread | speed-up |\n\
-             |---|---|---|---|---|\n",
-        );
+        out.push_str(&isa_report()?);
+        let (table, selected_peak) = peak_table()?;
+        out.push_str(&table);
+        peak = selected_peak;
+        for kernel in Kernel::available_kernels() {
+            if kernel != Kernel::Matrixmultiply {
+                columns.push(Engine {
+                    kernel,
+                    two_threads: true,
+                });
+            }
+            columns.push(Engine {
+                kernel,
+                two_threads: false,
+            });
+        }
+    }
+    out.push_str("\n## GEMM throughput (training and convolution shapes)\n\n");
+    if cpu {
+        let names: Vec<String> = columns
+            .iter()
+            .map(|e| {
+                let threads = if e.two_threads { 2 } else { 1 };
+                format!(
+                    "`{}`, {threads} thread{}",
+                    e.kernel,
+                    if threads > 1 { "s" } else { "" }
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "GFLOP/s, measured in this run; the last two columns are `{selected}` on two threads \
+             as a share of the two cores' FMA peak above, and over `matrixmultiply` on one.\n\n\
+             | product | {} | share of peak | speed-up |\n|---|{}---|---|\n",
+            names.join(" | "),
+            "---|".repeat(names.len()),
+        ));
     } else {
         out.push_str("| product | GFLOP/s |\n|---|---|\n");
     }
-    let named = [
-        Shape {
-            name: "x·W1ᵀ (100×784)·(256×784)ᵀ",
-            a: [100, 784],
-            b: [256, 784],
-            trans_a: false,
-            trans_b: true,
-        },
-        Shape {
-            name: "dW1 = dYᵀ·x (100×256)ᵀ·(100×784)",
-            a: [100, 256],
-            b: [100, 784],
-            trans_a: true,
-            trans_b: false,
-        },
-        Shape {
-            name: "h·W2ᵀ (100×256)·(256×256)ᵀ",
-            a: [100, 256],
-            b: [256, 256],
-            trans_a: false,
-            trans_b: true,
-        },
-        Shape {
-            name: "dX2 = dY·W2 (100×256)·(256×256)",
-            a: [100, 256],
-            b: [256, 256],
-            trans_a: false,
-            trans_b: false,
-        },
-        Shape {
-            name: "1024³",
-            a: [1024, 1024],
-            b: [1024, 1024],
-            trans_a: false,
-            trans_b: false,
-        },
-    ];
-    for s in named {
-        let reps = if s.a[0] == 1024 { 3 } else { 50 };
+    for s in named_shapes() {
+        let (m, k, n) = s.dims();
+        // About 50 ms of work per timing at 100 GFLOP/s.
+        let reps = ((5e9 / s.flops()) as usize).clamp(1, 50);
         if cpu {
-            let rates = [Engine::Auto, Engine::SingleThread, Engine::Matrixmultiply]
-                .map(|engine| s.flops() / engine_seconds(&s, engine, reps) / 1e9);
+            let rates: Vec<f64> = columns
+                .iter()
+                .map(|&engine| s.flops() / engine_seconds(&s, engine, reps) / 1e9)
+                .collect();
+            let rate_of = |e: Engine| {
+                columns
+                    .iter()
+                    .position(|&c| c == e)
+                    .map_or(f64::NAN, |i| rates[i])
+            };
+            let best = rate_of(Engine {
+                kernel: selected,
+                two_threads: selected != Kernel::Matrixmultiply,
+            });
+            let reference = rate_of(Engine {
+                kernel: Kernel::Matrixmultiply,
+                two_threads: false,
+            });
+            let cells: Vec<String> = rates.iter().map(|r| format!("{r:.1}")).collect();
             out.push_str(&format!(
-                "| {} | {:.1} | {:.1} | {:.1} | {:.2}× |\n",
+                "| {} ({m}×{k}×{n}) | {} | {} | {:.2}× |\n",
                 s.name,
-                rates[0],
-                rates[1],
-                rates[2],
-                rates[0] / rates[2]
+                cells.join(" | "),
+                peak.map_or("—".to_string(), |p| format!("{:.0} %", 100.0 * best / p)),
+                best / reference
             ));
         } else {
             let secs = gemm_seconds(backend, std::slice::from_ref(&s), reps)? / reps as f64;
