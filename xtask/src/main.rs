@@ -5,15 +5,18 @@
 //! - `compare [ARGS]`: trains several experiments and draws them on shared charts;
 //! - `download [--dataset mnist|fashion-mnist] [--dir DIR]`: fetches and verifies a data set;
 //! - `bench`: runs the benchmarks and writes `docs/BENCHMARKS.md`;
+//! - `test-aarch64`: cross-builds the workspace for aarch64 and runs `ember-tensor`'s tests
+//!   under qemu;
 //! - `conformance`: runs the GPU-vs-CPU conformance suite and writes `docs/CONFORMANCE.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod aarch64;
 mod bench;
 mod conformance;
 
-const USAGE: &str = "usage: cargo xtask <ci | train [ARGS] | compare [ARGS] | download [ARGS] | bench | conformance>";
+const USAGE: &str = "usage: cargo xtask <ci | train [ARGS] | compare [ARGS] | download [ARGS] | bench | test-aarch64 | conformance>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         "compare" => trainer(&prefixed("compare", rest)),
         "download" => trainer(&prefixed("download", rest)),
         "bench" => bench::run(rest),
+        "test-aarch64" => aarch64::run(),
         "conformance" => conformance(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

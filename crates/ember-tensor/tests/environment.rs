@@ -79,7 +79,19 @@ fn an_unknown_or_unrunnable_kernel_names_the_variable_the_value_and_the_kernels(
 /// Runs `test` of this binary again in a child process with `variable=value`.
 fn child(test: &str, variable: &str, value: &str) -> std::process::Output {
     let exe = std::env::current_exe().expect("test binary");
-    Command::new(exe)
+    // Cross-tested under qemu (`cargo xtask test-aarch64`), the child goes through it too.
+    let runner = std::env::var("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER")
+        .ok()
+        .filter(|_| cfg!(target_arch = "aarch64"));
+    let mut command = match runner.as_deref().map(str::split_whitespace) {
+        Some(mut words) => {
+            let mut command = Command::new(words.next().unwrap_or("qemu-aarch64"));
+            command.args(words).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    };
+    command
         .args([test, "--exact", "--nocapture"])
         .env(variable, value)
         .env("EMBER_ENVIRONMENT_CHILD", "1")

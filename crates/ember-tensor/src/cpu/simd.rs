@@ -9,7 +9,8 @@
 
 use std::sync::OnceLock;
 
-/// The instruction sets the hot loops are compiled for.
+/// The instruction sets the hot loops are compiled for (only x86-64 has more than one).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Level {
     /// What the build targets (x86-64's SSE2 baseline, or aarch64's NEON).
@@ -21,6 +22,7 @@ pub(crate) enum Level {
 }
 
 /// The best level this CPU runs, detected on first use.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(detect)
@@ -40,6 +42,7 @@ fn detect() -> Level {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(dead_code)]
 fn detect() -> Level {
     Level::Baseline
 }

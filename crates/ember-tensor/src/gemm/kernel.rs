@@ -1,7 +1,5 @@
 //! Which GEMM kernel runs: detected once for the CPU found, or forced with `EMBER_GEMM`.
 
-use std::sync::OnceLock;
-
 use super::packed::PackedKernel;
 use crate::{Error, Result};
 
@@ -44,12 +42,12 @@ impl Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => {
-                static AVAILABLE: OnceLock<bool> = OnceLock::new();
+                static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
                 *AVAILABLE.get_or_init(super::avx512::available)
             }
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => {
-                static AVAILABLE: OnceLock<bool> = OnceLock::new();
+                static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
                 *AVAILABLE.get_or_init(super::avx2::available)
             }
             #[cfg(target_arch = "aarch64")]
