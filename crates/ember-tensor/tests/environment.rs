@@ -23,7 +23,8 @@ fn thread_counts_and_runnable_kernels_are_accepted() {
         assert_eq!(settings.threads, Some(threads));
     }
     for kernel in Kernel::available_kernels() {
-        let settings = Settings::parse(None, Some(kernel.name())).expect(kernel.name());
+        let name = kernel.name();
+        let settings = Settings::parse(None, Some(name)).expect(name);
         assert_eq!(settings.gemm, Some(kernel));
     }
 }

@@ -50,13 +50,13 @@ pub(super) fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
 }
 
 multiversion! {
-    fn unary_slice(op: UnaryOp, x: &[f32]) -> Vec<f32> {
+    pub(super) fn unary_slice(op: UnaryOp, x: &[f32]) -> Vec<f32> {
         for_each_unary!(op, |OP| x.iter().map(|&v| OP.apply(v)).collect())
     }
 }
 
 multiversion! {
-    fn unary_backward_slices(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32]) -> Vec<f32> {
+    pub(super) fn unary_backward_slices(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32]) -> Vec<f32> {
         for_each_unary!(op, |OP| x
             .iter()
             .zip(y)
@@ -67,13 +67,13 @@ multiversion! {
 }
 
 multiversion! {
-    fn scalar_slice(op: ScalarOp, x: &[f32], s: f32) -> Vec<f32> {
+    pub(super) fn scalar_slice(op: ScalarOp, x: &[f32], s: f32) -> Vec<f32> {
         for_each_scalar!(op, |OP| x.iter().map(|&v| OP.apply(v, s)).collect())
     }
 }
 
 multiversion! {
-    fn binary_slices(op: BinaryOp, a: &[f32], b: &[f32]) -> Vec<f32> {
+    pub(super) fn binary_slices(op: BinaryOp, a: &[f32], b: &[f32]) -> Vec<f32> {
         for_each_binary!(op, |OP| a
             .iter()
             .zip(b)
@@ -85,7 +85,7 @@ multiversion! {
 multiversion! {
     /// `op` between each `row.len()`-wide row of `matrix` and `row`: `row` on the right when
     /// `row_is_rhs`, else on the left.
-    fn binary_rows(op: BinaryOp, matrix: &[f32], row: &[f32], row_is_rhs: bool) -> Vec<f32> {
+    pub(super) fn binary_rows(op: BinaryOp, matrix: &[f32], row: &[f32], row_is_rhs: bool) -> Vec<f32> {
         let mut data = Vec::with_capacity(matrix.len());
         for_each_binary!(op, |OP| for m in matrix.chunks_exact(row.len().max(1)) {
             if row_is_rhs {

@@ -67,7 +67,7 @@ fn apply_split(
 
 multiversion! {
     /// The update of one parameter (or half of one), compiled per instruction set.
-    fn apply(update: &OptimizerUpdate, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
+    pub(super) fn apply(update: &OptimizerUpdate, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
         match *update {
             OptimizerUpdate::Sgd { .. } => {
                 let k = SgdStep::new(update);

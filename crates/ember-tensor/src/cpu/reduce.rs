@@ -49,7 +49,7 @@ multiversion! {
     /// Sum along an axis that is not the innermost (a bias gradient: the rows of a batch): whole
     /// rows are accumulated in axis order, the order ndarray's `sum_axis` uses for such an axis,
     /// so the result is the same bits, without its temporary array per row.
-    fn sum_outer_axis(values: &[f32], outer: usize, len: usize, inner: usize) -> Vec<f32> {
+    pub(super) fn sum_outer_axis(values: &[f32], outer: usize, len: usize, inner: usize) -> Vec<f32> {
         let mut out = vec![0.0f32; outer * inner];
         if len == 0 {
             return out;
@@ -78,7 +78,7 @@ pub(super) fn sum_squares(x: &CpuStorage) -> f32 {
 }
 
 multiversion! {
-    fn sum_squares_slice(values: &[f32]) -> f32 {
+    pub(super) fn sum_squares_slice(values: &[f32]) -> f32 {
         const LANES: usize = 16;
         let mut lanes = [0.0f32; LANES];
         let chunks = values.chunks_exact(LANES);
