@@ -16,7 +16,7 @@ use std::arch::x86_64::{
 };
 use std::ops::Range;
 
-use super::packed::{self, Product, Tile};
+use super::packed::{self, Blocking, Product, Tile};
 
 /// ymm vectors across a micro-tile.
 const VECTORS: usize = 2;
@@ -29,9 +29,15 @@ pub const KC: usize = 256;
 
 /// The kernel as the shared driver runs it.
 pub(super) const KERNEL: packed::PackedKernel = packed::PackedKernel {
-    nr: NR,
-    kc: KC,
+    blocking: BLOCKING,
     strip,
+};
+
+const BLOCKING: Blocking = Blocking {
+    nr: NR,
+    mr: MR,
+    kc: KC,
+    block: 8,
 };
 
 /// Whether this CPU runs the AVX2+FMA kernel.
@@ -43,23 +49,14 @@ pub fn available() -> bool {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn strip(p: &Product<'_>, cols: Range<usize>, strip: &mut [f32]) {
     let masks: [__m256i; VECTORS] = std::array::from_fn(|v| lane_mask(cols.len(), 8 * v));
-    let b = p.b;
     // SAFETY: forwarded from the caller (`packed::PackedKernel::strip`'s contract).
     unsafe {
         packed::strip_blocks(
             p,
-            cols.clone(),
+            cols,
             strip,
-            (NR, MR, KC),
-            |k0, kc, packed| {
-                packed::pack_b(
-                    b,
-                    (k0, kc, cols.clone()),
-                    packed,
-                    (NR, 8),
-                    |s, st, r, kc, out, o| transpose_into(s, st, r, kc, out, o),
-                )
-            },
+            BLOCKING,
+            |s, st, r, kc, out, o| transpose_into(s, st, r, kc, out, o),
             |tile| run(tile, &masks),
         );
     }

@@ -15,7 +15,7 @@ use std::arch::x86_64::{
 };
 use std::ops::Range;
 
-use super::packed::{self, Product, Tile};
+use super::packed::{self, Blocking, Product, Tile};
 
 /// Columns of `C` per micro-tile (two 16-lane vectors).
 pub const NR: usize = 32;
@@ -26,9 +26,15 @@ pub const KC: usize = 256;
 
 /// The kernel as the shared driver runs it.
 pub(super) const KERNEL: packed::PackedKernel = packed::PackedKernel {
-    nr: NR,
-    kc: KC,
+    blocking: BLOCKING,
     strip,
+};
+
+const BLOCKING: Blocking = Blocking {
+    nr: NR,
+    mr: MR,
+    kc: KC,
+    block: 16,
 };
 
 /// Whether this CPU runs the AVX-512 kernel.
@@ -40,23 +46,14 @@ pub fn available() -> bool {
 #[target_feature(enable = "avx512f")]
 unsafe fn strip(p: &Product<'_>, cols: Range<usize>, strip: &mut [f32]) {
     let (mask0, mask1) = column_masks(cols.len());
-    let b = p.b;
     // SAFETY: forwarded from the caller (`packed::PackedKernel::strip`'s contract).
     unsafe {
         packed::strip_blocks(
             p,
-            cols.clone(),
+            cols,
             strip,
-            (NR, MR, KC),
-            |k0, kc, packed| {
-                packed::pack_b(
-                    b,
-                    (k0, kc, cols.clone()),
-                    packed,
-                    (NR, 16),
-                    |s, st, r, kc, out, o| transpose_into(s, st, r, kc, out, o),
-                )
-            },
+            BLOCKING,
+            |s, st, r, kc, out, o| transpose_into(s, st, r, kc, out, o),
             |tile| run(tile, mask0, mask1),
         );
     }

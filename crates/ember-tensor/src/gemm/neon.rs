@@ -11,7 +11,7 @@
 use std::arch::aarch64::{float32x4_t, vaddq_f32, vdupq_n_f32, vfmaq_f32, vld1q_f32, vst1q_f32};
 use std::ops::Range;
 
-use super::packed::{self, Product, Tile};
+use super::packed::{self, Blocking, Product, Tile};
 
 /// q vectors across a micro-tile.
 const VECTORS: usize = 4;
@@ -24,9 +24,15 @@ pub const KC: usize = 256;
 
 /// The kernel as the shared driver runs it.
 pub(super) const KERNEL: packed::PackedKernel = packed::PackedKernel {
-    nr: NR,
-    kc: KC,
+    blocking: BLOCKING,
     strip,
+};
+
+const BLOCKING: Blocking = Blocking {
+    nr: NR,
+    mr: MR,
+    kc: KC,
+    block: NR,
 };
 
 /// Whether this CPU runs the NEON kernel (every aarch64 CPU does).
@@ -36,19 +42,9 @@ pub fn available() -> bool {
 
 /// Computes the columns `cols` of `C` (see [`packed::PackedKernel::strip`]).
 unsafe fn strip(p: &Product<'_>, cols: Range<usize>, strip: &mut [f32]) {
-    let b = p.b;
     // SAFETY: forwarded from the caller (`packed::PackedKernel::strip`'s contract).
     unsafe {
-        packed::strip_blocks(
-            p,
-            cols.clone(),
-            strip,
-            (NR, MR, KC),
-            |k0, kc, packed| {
-                packed::pack_b(b, (k0, kc, cols.clone()), packed, (NR, NR), transpose_into)
-            },
-            |tile| run(tile),
-        );
+        packed::strip_blocks(p, cols, strip, BLOCKING, transpose_into, |tile| run(tile));
     }
 }
 

@@ -54,12 +54,10 @@ pub(super) struct Product<'a> {
 
 /// A packed kernel as the driver sees it.
 pub(super) struct PackedKernel {
-    /// Columns of `C` per strip.
-    pub nr: usize,
-    /// Target depth of a `K` block.
-    pub kc: usize,
-    /// Computes the columns `cols` (at most `nr`) of `C`, every row, using `strip` (room for
-    /// `nr` columns of the deepest block) to pack `B`.
+    /// Its strip width, tile height and block depths.
+    pub blocking: Blocking,
+    /// Computes the columns `cols` (at most `blocking.nr`) of `C`, every row, using `strip`
+    /// (room for `nr` columns of the deepest block) to pack `B`.
     ///
     /// Safety: the CPU runs the kernel's instruction set; `Product`'s invariants hold; no other
     /// thread touches the columns `cols` of `C`.
@@ -101,7 +99,7 @@ pub(super) unsafe fn run(
             c: SendPtr::new(c.as_mut_ptr().cast()),
         },
         next: AtomicUsize::new(0),
-        count: n.div_ceil(kernel.nr),
+        count: n.div_ceil(kernel.blocking.nr),
     };
     if parallel && m * n * k >= PARALLEL_MIN_MACS && strips.count >= 2 {
         parallel::join(|| strips.work(), || strips.work());
@@ -122,10 +120,11 @@ struct Strips<'a> {
 impl Strips<'_> {
     /// Computes strips until none is left; call it from any number of threads.
     fn work(&self) {
-        let (nr, k, n) = (self.kernel.nr, self.product.a.cols, self.product.b.cols);
+        let Blocking { nr, kc, .. } = self.kernel.blocking;
+        let (k, n) = (self.product.a.cols, self.product.b.cols);
         STRIP.with_borrow_mut(|buffer| {
             // The deepest block: a last one may take up to half a block more (`block_depth`).
-            let deepest = k.min(self.kernel.kc + self.kernel.kc / 2);
+            let deepest = k.min(kc + kc / 2);
             let strip = floats(buffer, nr * deepest);
             loop {
                 let s = self.next.fetch_add(1, Ordering::Relaxed);
@@ -172,10 +171,20 @@ pub(super) struct Tile {
     pub accumulate: bool,
 }
 
-/// Computes the columns `cols` of `C`: for each `K` block, packs `B` with `pack` into `strip`
-/// (`strip[kk·nr + jj]` = `B[k0 + kk, cols.start + jj]`), then hands each `mr`-row panel to
-/// `tile`. Inlined into each kernel's `#[target_feature]` strip function, so the closures are
-/// compiled for its instruction set.
+/// The shape of a kernel's work: columns per strip (`nr`), rows per micro-tile (`mr`), target
+/// depth of a `K` block (`kc`), and rows of `Bᵀ` its in-register transpose takes (`block`).
+#[derive(Clone, Copy)]
+pub(super) struct Blocking {
+    pub nr: usize,
+    pub mr: usize,
+    pub kc: usize,
+    pub block: usize,
+}
+
+/// Computes the columns `cols` of `C`: for each `K` block, packs `B` into `strip`
+/// ([`pack_b`], with the kernel's `transpose`), then hands each `mr`-row panel to `tile`.
+/// Inlined into each kernel's `#[target_feature]` strip function, so the closures are compiled
+/// for its instruction set.
 ///
 /// # Safety
 /// `Product`'s invariants hold, `cols` has at most `nr` columns inside `C`, and `strip` holds
@@ -185,20 +194,27 @@ pub(super) unsafe fn strip_blocks(
     p: &Product<'_>,
     cols: Range<usize>,
     strip: &mut [f32],
-    (nr, mr, kc_target): (usize, usize, usize),
-    mut pack: impl FnMut(usize, usize, &mut [f32]),
+    blocking: Blocking,
+    mut transpose: impl FnMut(&[f32], usize, usize, usize, &mut [f32], usize),
     mut tile: impl FnMut(&Tile),
 ) {
+    let Blocking { nr, mr, kc, block } = blocking;
     let (a, n) = (p.a, p.b.cols);
     let (m, k) = (a.rows, a.cols);
     let mut k0 = 0;
     while k0 < k {
-        let kc = block_depth(k - k0, kc_target);
-        let packed = &mut strip[..nr * kc];
-        pack(k0, kc, packed);
+        let depth = block_depth(k - k0, kc);
+        let packed = &mut strip[..nr * depth];
+        pack_b(
+            p.b,
+            (k0, depth, cols.clone()),
+            packed,
+            (nr, block),
+            &mut transpose,
+        );
         for i0 in (0..m).step_by(mr) {
             tile(&Tile {
-                kc,
+                kc: depth,
                 a: a.data[i0 * a.row_stride + k0 * a.col_stride..].as_ptr(),
                 a_row: a.row_stride,
                 a_k: a.col_stride,
@@ -211,7 +227,7 @@ pub(super) unsafe fn strip_blocks(
                 accumulate: k0 > 0,
             });
         }
-        k0 += kc;
+        k0 += depth;
     }
 }
 
@@ -221,7 +237,7 @@ pub(super) unsafe fn strip_blocks(
 /// at most `block` rows of `Bᵀ` (`transpose(src, stride, rows, kc, strip, offset)`: row `r` of
 /// the block at `src[r·stride..]`, into `strip[kk·nr + offset + r]`).
 #[inline(always)]
-pub(super) fn pack_b(
+fn pack_b(
     b: MatRef<'_>,
     (k0, kc, cols): (usize, usize, Range<usize>),
     strip: &mut [f32],
