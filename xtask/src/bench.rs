@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::{cargo, root, run_command};
+use crate::{cargo, release_binary, root, run_command, target_dir};
 
 fn output_of(mut cmd: Command) -> Result<String, String> {
     let shown = format!("{cmd:?}");
@@ -102,7 +102,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     run_command(build)?;
 
     let ember_bench = || {
-        let mut cmd = Command::new(root().join("target/release/ember-bench"));
+        let mut cmd = Command::new(release_binary("ember-bench"));
         cmd.current_dir(root()).args(["--device", &device]);
         cmd
     };
@@ -158,8 +158,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// A whole `cargo xtask train` (after the build): data loading, 15 epochs, test evaluation.
 fn whole_run(device: &str) -> Result<String, String> {
-    let out_dir = root().join("target/bench-train-run");
-    let mut train = Command::new(root().join("target/release/ember-train"));
+    let out_dir = target_dir().join("bench-train-run");
+    let mut train = Command::new(release_binary("ember-train"));
     train
         .current_dir(root())
         .args(["mlp", "--quiet", "--device", device, "--out"])

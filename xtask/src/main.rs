@@ -61,6 +61,20 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Where cargo puts build outputs: `CARGO_TARGET_DIR` (relative to the workspace root) if set,
+/// else `target/` in the workspace root.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
+/// The release build of one of the workspace's binaries.
+pub fn release_binary(name: &str) -> PathBuf {
+    target_dir().join("release").join(name)
+}
+
 /// `cargo` (the one running this xtask), started in the workspace root.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -114,7 +128,7 @@ fn trainer(args: &[String]) -> Result<(), String> {
         "ember-train",
     ]);
     run_command(build)?;
-    let mut train = Command::new(root().join("target/release/ember-train"));
+    let mut train = Command::new(release_binary("ember-train"));
     train.current_dir(root()).args(args);
     run_command(train)
 }
