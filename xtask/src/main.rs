@@ -11,11 +11,14 @@
 //! - `compare [ARGS]`: trains several experiments and draws them on shared charts;
 //! - `download [--dataset mnist|fashion-mnist] [--dir DIR]`: fetches and verifies a data set;
 //! - `bench`: runs the benchmarks and writes `docs/BENCHMARKS.md`;
+//! - `test-aarch64`: cross-builds the workspace for aarch64 and runs `ember-tensor`'s tests
+//!   under qemu;
 //! - `conformance`: runs the GPU-vs-CPU conformance suite and writes `docs/CONFORMANCE.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod aarch64;
 mod bench;
 mod clean_clone;
 mod conformance;
@@ -23,7 +26,7 @@ mod examples;
 mod fixtures;
 
 const USAGE: &str = "usage: cargo xtask <ci | clean-clone | test | fixtures | examples | doc | package [ARGS] \
-                     | train [ARGS] | compare [ARGS] | download [ARGS] | bench | conformance>";
+                     | train [ARGS] | compare [ARGS] | download [ARGS] | bench | test-aarch64 | conformance>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         "compare" => trainer(&prefixed("compare", rest)),
         "download" => trainer(&prefixed("download", rest)),
         "bench" => bench::run(rest),
+        "test-aarch64" => aarch64::run(),
         "conformance" => conformance(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
@@ -91,6 +95,11 @@ pub fn target_dir() -> PathBuf {
         }
         None => root().join("target"),
     }
+}
+
+/// The release build of one of the workspace's binaries.
+pub fn release_binary(name: &str) -> PathBuf {
+    target_dir().join("release").join(name)
 }
 
 /// `cargo` (the one running this xtask), started in the workspace root.
@@ -196,7 +205,7 @@ fn trainer(args: &[String]) -> Result<(), String> {
         "ember-train",
     ]);
     run_command(build)?;
-    let mut train = Command::new(target_dir().join("release/ember-train"));
+    let mut train = Command::new(release_binary("ember-train"));
     train.current_dir(root()).args(args);
     run_command(train)
 }

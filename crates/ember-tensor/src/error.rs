@@ -129,6 +129,21 @@ pub enum Error {
         /// Device of the right operand.
         rhs: String,
     },
+    /// An environment variable Ember reads (`EMBER_THREADS`, `EMBER_GEMM`) holds a value it does
+    /// not accept.
+    #[error(
+        "{variable}={value:?} is not allowed: {problem}; {allowed} (or leave {variable} unset)"
+    )]
+    Environment {
+        /// The variable's name.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with the value.
+        problem: String,
+        /// The values that are allowed, in words.
+        allowed: String,
+    },
     /// A failure reported by a device backend (no adapter, a shader error, an out-of-memory...).
     #[error("device error in {op}: {message}")]
     Device {

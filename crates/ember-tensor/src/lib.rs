@@ -27,6 +27,7 @@
 mod backend;
 pub mod conformance;
 mod cpu;
+mod environment;
 mod error;
 pub mod gemm;
 pub mod ops;
@@ -37,6 +38,7 @@ mod tensor;
 
 pub use backend::Backend;
 pub use cpu::{Cpu, CpuStorage};
+pub use environment::{Settings, check_environment};
 pub use error::{Error, Result};
 pub use rng::{SeededRng, seeded_rng};
 pub use shape::Shape;

@@ -35,8 +35,17 @@ use std::time::{Duration, Instant};
 const SPIN: Duration = Duration::from_micros(200);
 
 const IDLE: u8 = 0;
+/// A task is published and no one has started it.
 const TASK: u8 = 1;
 const DONE: u8 = 2;
+/// The helper has started the task.
+const RUNNING: u8 = 3;
+/// The caller took its task back before the helper started it, and runs it itself.
+const RECLAIMED: u8 = 4;
+
+/// How long a caller waits for the helper's half by spinning before it yields its core at each
+/// check (on a busy machine the helper may be waiting for that core).
+const SPIN_BEFORE_YIELD: Duration = Duration::from_micros(50);
 
 /// A task lent to the helper for the duration of one [`join`].
 type Task = *mut (dyn FnMut() + Send + 'static);
@@ -59,9 +68,11 @@ unsafe impl Sync for Helper {}
 fn helper() -> Option<&'static Helper> {
     static HELPER: OnceLock<Option<&'static Helper>> = OnceLock::new();
     *HELPER.get_or_init(|| {
-        let threads = std::env::var("EMBER_THREADS")
+        // A bad `EMBER_THREADS` counts as unset here; `check_environment` and every GEMM
+        // report it.
+        let threads = crate::environment::settings()
             .ok()
-            .and_then(|v| v.parse::<usize>().ok())
+            .and_then(|s| s.threads)
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         if threads < 2 {
             return None;
@@ -91,7 +102,14 @@ impl Helper {
         loop {
             let mut since = Instant::now();
             let mut spins = 0_u32;
-            while self.state.load(Ordering::Acquire) != TASK {
+            // Claim a published task (the caller may take it back first); read-only spinning
+            // until one is there.
+            while !(self.state.load(Ordering::Relaxed) == TASK
+                && self
+                    .state
+                    .compare_exchange(TASK, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok())
+            {
                 spins = spins.wrapping_add(1);
                 if !spins.is_multiple_of(64) {
                     spin_loop();
@@ -102,7 +120,7 @@ impl Helper {
                 }
             }
             // SAFETY: see `unsafe impl Sync for Helper`; the caller keeps the task alive until
-            // it sees DONE.
+            // it sees DONE (it cannot take back a task in RUNNING).
             if let Some(task) = unsafe { *self.task.get() } {
                 let result = catch_unwind(AssertUnwindSafe(|| unsafe { (*task)() }));
                 if let Err(payload) = result
@@ -116,13 +134,28 @@ impl Helper {
     }
 }
 
-/// Waits for the helper's half, even while the caller's half unwinds.
+/// Waits for the helper's half, even while the caller's half unwinds; a half the helper has not
+/// started is taken back instead (and dropped unrun if the caller is unwinding).
 struct AwaitHelper(&'static Helper);
 
 impl Drop for AwaitHelper {
     fn drop(&mut self) {
-        while self.0.state.load(Ordering::Acquire) != DONE {
-            spin_loop();
+        let state = &self.0.state;
+        let taken_back = state.load(Ordering::Acquire) == RECLAIMED
+            || state
+                .compare_exchange(TASK, RECLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+        if !taken_back {
+            let since = Instant::now();
+            let mut spins = 0_u32;
+            while state.load(Ordering::Acquire) != DONE {
+                spins = spins.wrapping_add(1);
+                if spins.is_multiple_of(64) && since.elapsed() > SPIN_BEFORE_YIELD {
+                    thread::yield_now();
+                } else {
+                    spin_loop();
+                }
+            }
         }
         // SAFETY: the helper is done with the task; we hold `busy`.
         unsafe { *self.0.task.get() = None };
@@ -131,8 +164,10 @@ impl Drop for AwaitHelper {
 }
 
 /// Runs `a` on this thread and `b` on the helper, and returns when both are done. Without a
-/// helper (one CPU, `EMBER_THREADS=1`, or the helper busy) runs `a` then `b` here. A panic in
-/// either half is resumed here after both have finished.
+/// helper (one CPU, `EMBER_THREADS=1`, or the helper busy) runs `a` then `b` here; if the helper
+/// has not started `b` when `a` is done (it is waking up, or the machine's cores are busy with
+/// other work), `b` runs here too. A panic in either half is resumed here after both have
+/// finished.
 pub fn join<A, B>(a: A, b: B)
 where
     A: FnOnce(),
@@ -169,6 +204,14 @@ where
     helper.thread.unpark();
     let wait = AwaitHelper(helper);
     a();
+    if helper
+        .state
+        .compare_exchange(TASK, RECLAIMED, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        // SAFETY: the helper never started the task and no longer can; `run_b` is alive.
+        unsafe { (*task)() };
+    }
     drop(wait);
     let payload = helper.panic.lock().ok().and_then(|mut slot| slot.take());
     if let Some(payload) = payload {

@@ -1,7 +1,8 @@
-//! The GEMM kernel against a naive triple loop: every transpose combination, row and column
-//! tails of every width, `K` blocks with short tails, and determinism across the thread split.
+//! Every GEMM kernel this CPU runs against a naive triple loop: every transpose combination,
+//! row and column tails of every width, `K` blocks with short tails, and the same bits on one
+//! thread or two.
 
-use ember_tensor::gemm::{MatRef, gemm, gemm_reference};
+use ember_tensor::gemm::{Engine, Kernel, MatRef, gemm, gemm_reference, gemm_with};
 use ember_tensor::rand::Rng;
 use ember_tensor::seeded_rng;
 
@@ -15,32 +16,67 @@ fn view(data: &[f32], rows: usize, cols: usize, transposed: bool) -> MatRef<'_> 
     MatRef::stored(data, rows, cols, transposed).expect("view")
 }
 
-fn check(m: usize, k: usize, n: usize, ta: bool, tb: bool) {
+/// Every kernel this CPU runs, on one thread and on two.
+fn engines() -> Vec<Engine> {
+    Kernel::available_kernels()
+        .into_iter()
+        .flat_map(|kernel| {
+            [true, false].map(|two_threads| Engine {
+                kernel,
+                two_threads,
+            })
+        })
+        .collect()
+}
+
+/// Checks `A·B` of the given shape on every engine against the naive product; returns the
+/// products of the engines.
+fn check(m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<(Engine, Vec<f32>)> {
     let a_data = random(m * k, (m * 1000 + k) as u64);
     let b_data = random(k * n, (n * 1000 + k) as u64 + 1);
     let a = view(&a_data, m, k, ta);
     let b = view(&b_data, k, n, tb);
-    let mut c = vec![f32::NAN; m * n];
-    gemm(a, b, &mut c).expect("gemm");
     let expected = gemm_reference(a, b);
-    for (idx, (&got, &want)) in c.iter().zip(&expected).enumerate() {
-        // Each product is at most 1 in magnitude: k·eps bounds the reordering error.
-        let bound = 4.0 * k as f32 * f32::EPSILON;
-        assert!(
-            (got - want).abs() <= bound,
-            "{m}×{k}×{n} ta={ta} tb={tb}: C[{}, {}] = {got}, expected {want}",
-            idx / n,
-            idx % n
-        );
+    let mut products = Vec::new();
+    for engine in engines() {
+        let mut c = vec![f32::NAN; m * n];
+        gemm_with(engine, a, b, &mut c).expect("gemm");
+        for (idx, (&got, &want)) in c.iter().zip(&expected).enumerate() {
+            // Each product is at most 1 in magnitude: k·eps bounds the reordering error.
+            let bound = 4.0 * k as f32 * f32::EPSILON;
+            assert!(
+                (got - want).abs() <= bound,
+                "{engine:?} {m}×{k}×{n} ta={ta} tb={tb}: C[{}, {}] = {got}, expected {want}",
+                idx / n,
+                idx % n
+            );
+        }
+        products.push((engine, c));
+    }
+    products
+}
+
+/// Asserts that each kernel gave the same bits on one thread and on two.
+fn assert_thread_count_changes_no_bit(products: &[(Engine, Vec<f32>)]) {
+    for (engine, c) in products {
+        let one_thread = Engine {
+            two_threads: false,
+            ..*engine
+        };
+        let (_, single) = products
+            .iter()
+            .find(|(e, _)| *e == one_thread)
+            .expect("every kernel runs on one thread too");
+        assert!(c == single, "{engine:?} differs from {one_thread:?}");
     }
 }
 
 #[test]
 fn every_tail_and_transpose_matches_the_naive_product() {
     for &(ta, tb) in &[(false, false), (false, true), (true, false), (true, true)] {
-        for m in [1, 2, 5, 11, 12, 13, 25, 100] {
-            for n in [1, 10, 16, 17, 31, 32, 33, 65] {
-                for k in [1, 3, 17] {
+        for m in [1, 2, 5, 6, 7, 11, 12, 13, 25, 100] {
+            for n in [1, 7, 8, 9, 10, 16, 17, 24, 31, 32, 33, 65] {
+                for k in [1, 3, 8, 9, 17] {
                     check(m, k, n, ta, tb);
                 }
             }
@@ -59,35 +95,104 @@ fn deep_products_with_k_blocks_match() {
 }
 
 #[test]
-fn training_shapes_match() {
-    check(100, 784, 256, false, true);
-    check(256, 100, 784, true, false);
-    check(100, 256, 256, false, false);
-    check(100, 256, 10, false, true);
-    check(10, 100, 256, true, false);
+fn training_shapes_match_and_do_not_depend_on_the_thread_count() {
+    // The MLP's products (forward x·Wᵀ, dW = dYᵀ·x, dX = dY·W), and the CNN's im2col products,
+    // with fewer rows where only the row count differs (conv1: 78,400 rows in training).
+    for (m, k, n, ta, tb) in [
+        (100, 784, 256, false, true),
+        (256, 100, 784, true, false),
+        (100, 256, 256, false, false),
+        (100, 256, 10, false, true),
+        (10, 100, 256, true, false),
+        (100, 10, 256, false, false),
+        (4000, 9, 32, false, false),
+        (1960, 288, 64, false, false),
+        (288, 1960, 64, true, false),
+        (1960, 64, 288, false, true),
+    ] {
+        let products = check(m, k, n, ta, tb);
+        assert_thread_count_changes_no_bit(&products);
+    }
 }
 
 #[test]
 fn results_do_not_depend_on_the_thread_split() {
-    // 100×784×256 runs on two threads (columns 0..128 and 128..256); every 32-column slice of B
-    // computed alone (one thread) must give the same bits.
+    // 100×784×256 runs on two threads; every 16-column slice of B computed alone (one thread,
+    // one strip or part of one) must give the same bits, on every kernel.
     let (m, k, n) = (100, 784, 256);
     let a_data = random(m * k, 1);
     let b_data = random(k * n, 2);
     let a = view(&a_data, m, k, false);
-    let mut whole = vec![0.0; m * n];
-    gemm(a, view(&b_data, k, n, false), &mut whole).expect("gemm");
-    for j0 in (0..n).step_by(32) {
-        let slice = MatRef::new(&b_data[j0..], k, 32, n, 1).expect("slice");
-        let mut part = vec![0.0; m * 32];
-        gemm(a, slice, &mut part).expect("gemm");
-        for i in 0..m {
-            assert_eq!(&part[i * 32..][..32], &whole[i * n + j0..][..32], "row {i}");
+    for engine in engines().into_iter().filter(|e| e.two_threads) {
+        let mut whole = vec![0.0; m * n];
+        gemm_with(engine, a, view(&b_data, k, n, false), &mut whole).expect("gemm");
+        let alone = Engine {
+            two_threads: false,
+            ..engine
+        };
+        for j0 in (0..n).step_by(16) {
+            let slice = MatRef::new(&b_data[j0..], k, 16, n, 1).expect("slice");
+            let mut part = vec![0.0; m * 16];
+            gemm_with(alone, a, slice, &mut part).expect("gemm");
+            for i in 0..m {
+                assert_eq!(
+                    &part[i * 16..][..16],
+                    &whole[i * n + j0..][..16],
+                    "{engine:?} row {i}"
+                );
+            }
         }
+        let mut again = vec![0.0; m * n];
+        gemm_with(engine, a, view(&b_data, k, n, false), &mut again).expect("gemm");
+        assert_eq!(whole, again, "{engine:?}");
     }
-    let mut again = vec![0.0; m * n];
-    gemm(a, view(&b_data, k, n, false), &mut again).expect("gemm");
-    assert_eq!(whole, again);
+}
+
+#[test]
+fn detection_finds_the_fastest_kernel_of_this_cpu() {
+    let detected = Kernel::detected();
+    assert_eq!(Some(&detected), Kernel::available_kernels().first());
+    assert!(Kernel::Matrixmultiply.available());
+    #[cfg(target_arch = "x86_64")]
+    {
+        let expected = if std::arch::is_x86_feature_detected!("avx512f") {
+            Kernel::Avx512
+        } else if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            Kernel::Avx2
+        } else {
+            Kernel::Matrixmultiply
+        };
+        assert_eq!(detected, expected);
+        assert!(!Kernel::Neon.available());
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        assert_eq!(detected, Kernel::Neon);
+        assert!(!Kernel::Avx2.available() && !Kernel::Avx512.available());
+    }
+    // `gemm` runs the detected kernel (this test binary runs without `EMBER_GEMM`).
+    assert_eq!(Engine::selected().expect("environment").kernel, detected);
+}
+
+#[test]
+fn a_kernel_this_cpu_cannot_run_is_an_error() {
+    let data = [1.0; 4];
+    let a = MatRef::row_major(&data, 2, 2).expect("a");
+    for kernel in Kernel::ALL.into_iter().filter(|k| !k.available()) {
+        let mut c = vec![0.0; 4];
+        let engine = Engine {
+            kernel,
+            two_threads: true,
+        };
+        let err = gemm_with(engine, a, a, &mut c).expect_err("unavailable kernel");
+        assert!(
+            err.to_string()
+                .contains(&format!("cannot run the {kernel} kernel")),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -128,7 +233,6 @@ fn bad_views_and_shapes_are_errors() {
 
 #[test]
 fn every_engine_gives_the_same_product() {
-    use ember_tensor::gemm::{Engine, gemm_with};
     let (m, k, n) = (100, 300, 70);
     let a_data = random(m * k, 3);
     let b_data = random(k * n, 4);
@@ -136,8 +240,8 @@ fn every_engine_gives_the_same_product() {
     let b = view(&b_data, k, n, true);
     let expected = gemm_reference(a, b);
     let mut auto = vec![0.0; m * n];
-    gemm_with(Engine::Auto, a, b, &mut auto).expect("auto");
-    for engine in [Engine::SingleThread, Engine::Matrixmultiply] {
+    gemm(a, b, &mut auto).expect("auto");
+    for engine in engines() {
         let mut c = vec![f32::NAN; m * n];
         gemm_with(engine, a, b, &mut c).expect("gemm");
         for (&got, &want) in c.iter().zip(&expected) {
@@ -146,9 +250,9 @@ fn every_engine_gives_the_same_product() {
                 "{engine:?}"
             );
         }
-        if engine == Engine::SingleThread {
+        if engine.kernel == Kernel::detected() {
             // Same kernel, same order per element: the thread count changes no bit.
-            assert_eq!(c, auto);
+            assert_eq!(c, auto, "{engine:?}");
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Element-wise ops: unary functions, their backward step, scalar ops and broadcasting binary
-//! ops.
+//! ops. The loops over contiguous data are compiled per instruction set ([`multiversion!`]).
 
 use ndarray::{ArcArray1, ArrayViewD, IxDyn, Zip};
 
 use super::CpuStorage;
+use super::simd::multiversion;
 use crate::ops::{BinaryOp, ScalarOp, UnaryOp};
 use crate::{Error, Result, Shape};
 
@@ -34,12 +35,66 @@ macro_rules! for_each_binary {
     };
 }
 
+/// [`specialise`] over every scalar op.
+macro_rules! for_each_scalar {
+    ($op:expr, |$c:ident| $body:expr) => {
+        specialise!($op, ScalarOp [Add, Mul, Pow], |$c| $body)
+    };
+}
+
 pub(super) fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
     match x.as_slice() {
-        Some(x) => for_each_unary!(op, |OP| {
-            CpuStorage::from(x.iter().map(|&v| OP.apply(v)).collect::<Vec<f32>>())
-        }),
+        Some(x) => CpuStorage::from(unary_slice(op, x)),
         None => x.map(|&v| op.apply(v)).into_shared(),
+    }
+}
+
+multiversion! {
+    pub(super) fn unary_slice(op: UnaryOp, x: &[f32]) -> Vec<f32> {
+        for_each_unary!(op, |OP| x.iter().map(|&v| OP.apply(v)).collect())
+    }
+}
+
+multiversion! {
+    pub(super) fn unary_backward_slices(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32]) -> Vec<f32> {
+        for_each_unary!(op, |OP| x
+            .iter()
+            .zip(y)
+            .zip(g)
+            .map(|((&x, &y), &g)| g * OP.derivative(x, y))
+            .collect())
+    }
+}
+
+multiversion! {
+    pub(super) fn scalar_slice(op: ScalarOp, x: &[f32], s: f32) -> Vec<f32> {
+        for_each_scalar!(op, |OP| x.iter().map(|&v| OP.apply(v, s)).collect())
+    }
+}
+
+multiversion! {
+    pub(super) fn binary_slices(op: BinaryOp, a: &[f32], b: &[f32]) -> Vec<f32> {
+        for_each_binary!(op, |OP| a
+            .iter()
+            .zip(b)
+            .map(|(&a, &b)| OP.apply(a, b))
+            .collect())
+    }
+}
+
+multiversion! {
+    /// `op` between each `row.len()`-wide row of `matrix` and `row`: `row` on the right when
+    /// `row_is_rhs`, else on the left.
+    pub(super) fn binary_rows(op: BinaryOp, matrix: &[f32], row: &[f32], row_is_rhs: bool) -> Vec<f32> {
+        let mut data = Vec::with_capacity(matrix.len());
+        for_each_binary!(op, |OP| for m in matrix.chunks_exact(row.len().max(1)) {
+            if row_is_rhs {
+                data.extend(m.iter().zip(row).map(|(&a, &b)| OP.apply(a, b)));
+            } else {
+                data.extend(row.iter().zip(m).map(|(&a, &b)| OP.apply(a, b)));
+            }
+        });
+        data
     }
 }
 
@@ -50,15 +105,7 @@ pub(super) fn unary_backward(
     grad: &CpuStorage,
 ) -> CpuStorage {
     if let (Some(x), Some(y), Some(g)) = (x.as_slice(), y.as_slice(), grad.as_slice()) {
-        return for_each_unary!(op, |OP| {
-            CpuStorage::from(
-                x.iter()
-                    .zip(y)
-                    .zip(g)
-                    .map(|((&x, &y), &g)| g * OP.derivative(x, y))
-                    .collect::<Vec<f32>>(),
-            )
-        });
+        return CpuStorage::from(unary_backward_slices(op, x, y, g));
     }
     Zip::from(x)
         .and(y)
@@ -68,7 +115,10 @@ pub(super) fn unary_backward(
 }
 
 pub(super) fn scalar(op: ScalarOp, x: &CpuStorage, s: f32) -> CpuStorage {
-    x.map(|&v| op.apply(v, s)).into_shared()
+    match x.as_slice() {
+        Some(values) => CpuStorage::from(scalar_slice(op, values, s)),
+        None => x.map(|&v| op.apply(v, s)).into_shared(),
+    }
 }
 
 pub(super) fn binary(
@@ -82,12 +132,7 @@ pub(super) fn binary(
     // Same shapes: one zipped pass.
     if a_shape == b_shape {
         if let (Some(a), Some(b)) = (a.as_slice(), b.as_slice()) {
-            return Ok(for_each_binary!(op, |OP| CpuStorage::from(
-                a.iter()
-                    .zip(b)
-                    .map(|(&a, &b)| OP.apply(a, b))
-                    .collect::<Vec<f32>>()
-            )));
+            return Ok(CpuStorage::from(binary_slices(op, a, b)));
         }
         return Ok(Zip::from(a)
             .and(b)
@@ -108,18 +153,10 @@ pub(super) fn binary(
     if let (Some(a_slice), Some(b_slice)) = (a.as_slice(), b.as_slice()) {
         let cols = out.dims().last().copied().unwrap_or(1);
         if a.len() == n && b.len() == cols && b_shape.numel() == cols && is_row(b_shape, out) {
-            let mut data = Vec::with_capacity(n);
-            for_each_binary!(op, |OP| for row in a_slice.chunks_exact(cols.max(1)) {
-                data.extend(row.iter().zip(b_slice).map(|(&a, &b)| OP.apply(a, b)));
-            });
-            return Ok(ArcArray1::from(data));
+            return Ok(ArcArray1::from(binary_rows(op, a_slice, b_slice, true)));
         }
         if b.len() == n && a.len() == cols && a_shape.numel() == cols && is_row(a_shape, out) {
-            let mut data = Vec::with_capacity(n);
-            for_each_binary!(op, |OP| for row in b_slice.chunks_exact(cols.max(1)) {
-                data.extend(a_slice.iter().zip(row).map(|(&a, &b)| OP.apply(a, b)));
-            });
-            return Ok(ArcArray1::from(data));
+            return Ok(ArcArray1::from(binary_rows(op, b_slice, a_slice, false)));
         }
     }
     // The general case: ndarray's broadcasting follows the same rules as PyTorch.

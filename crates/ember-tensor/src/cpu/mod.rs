@@ -11,6 +11,7 @@ mod optimizer;
 mod pool;
 mod reduce;
 mod rows;
+pub(crate) mod simd;
 
 use ndarray::ArcArray1;
 
@@ -21,7 +22,8 @@ use crate::ops::{
 use crate::{Backend, Result, Shape};
 
 /// The CPU backend. Storage is a reference-counted `ndarray` vector; GEMM runs on
-/// `matrixmultiply` through ndarray's `general_mat_mul`.
+/// [`crate::gemm`]'s kernel for this CPU, hot loops on its best instruction set
+/// ([`simd`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Cpu;
 

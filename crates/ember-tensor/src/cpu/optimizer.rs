@@ -2,6 +2,7 @@
 //! variant's constants hoisted out of a loop the compiler can vectorise.
 
 use super::CpuStorage;
+use super::simd::multiversion;
 use crate::ops::{AdagradStep, AdamStep, OptimizerUpdate, RmsPropStep, SgdStep};
 use crate::{Error, Result};
 
@@ -64,66 +65,69 @@ fn apply_split(
     );
 }
 
-fn apply(update: &OptimizerUpdate, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
-    match *update {
-        OptimizerUpdate::Sgd { .. } => {
-            let k = SgdStep::new(update);
-            match slots {
-                [buf] => zip2(param, grad, buf, |p, g, b| k.apply(p, g, Some(b))),
-                _ => param
-                    .iter_mut()
-                    .zip(grad)
-                    .for_each(|(p, &g)| k.apply(p, g, None)),
-            }
-        }
-        OptimizerUpdate::Adam { .. } => {
-            let k = AdamStep::new(update);
-            match slots {
-                [m, v] => zip3(param, grad, m, v, |p, g, m, v| k.apply(p, g, m, v, None)),
-                [m, v, vmax] => {
-                    for ((((p, &g), m), v), vmax) in param
+multiversion! {
+    /// The update of one parameter (or half of one), compiled per instruction set.
+    pub(super) fn apply(update: &OptimizerUpdate, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
+        match *update {
+            OptimizerUpdate::Sgd { .. } => {
+                let k = SgdStep::new(update);
+                match slots {
+                    [buf] => zip2(param, grad, buf, |p, g, b| k.apply(p, g, Some(b))),
+                    _ => param
                         .iter_mut()
                         .zip(grad)
-                        .zip(m.iter_mut())
-                        .zip(v.iter_mut())
-                        .zip(vmax.iter_mut())
-                    {
-                        k.apply(p, g, m, v, Some(vmax));
-                    }
+                        .for_each(|(p, &g)| k.apply(p, g, None)),
                 }
-                _ => {}
             }
-        }
-        OptimizerUpdate::RmsProp {
-            momentum, centered, ..
-        } => {
-            let k = RmsPropStep::new(update);
-            match (slots, momentum != 0.0, centered) {
-                ([sq], _, _) => zip2(param, grad, sq, |p, g, s| k.apply(p, g, s, None, None)),
-                ([sq, buf], true, false) => zip3(param, grad, sq, buf, |p, g, s, b| {
-                    k.apply(p, g, s, Some(b), None)
-                }),
-                ([sq, avg], false, true) => zip3(param, grad, sq, avg, |p, g, s, a| {
-                    k.apply(p, g, s, None, Some(a))
-                }),
-                ([sq, buf, avg], _, _) => {
-                    for ((((p, &g), s), b), a) in param
-                        .iter_mut()
-                        .zip(grad)
-                        .zip(sq.iter_mut())
-                        .zip(buf.iter_mut())
-                        .zip(avg.iter_mut())
-                    {
-                        k.apply(p, g, s, Some(b), Some(a));
+            OptimizerUpdate::Adam { .. } => {
+                let k = AdamStep::new(update);
+                match slots {
+                    [m, v] => zip3(param, grad, m, v, |p, g, m, v| k.apply(p, g, m, v, None)),
+                    [m, v, vmax] => {
+                        for ((((p, &g), m), v), vmax) in param
+                            .iter_mut()
+                            .zip(grad)
+                            .zip(m.iter_mut())
+                            .zip(v.iter_mut())
+                            .zip(vmax.iter_mut())
+                        {
+                            k.apply(p, g, m, v, Some(vmax));
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
-        OptimizerUpdate::Adagrad { .. } => {
-            let k = AdagradStep::new(update);
-            if let [sum] = slots {
-                zip2(param, grad, sum, |p, g, s| k.apply(p, g, s));
+            OptimizerUpdate::RmsProp {
+                momentum, centered, ..
+            } => {
+                let k = RmsPropStep::new(update);
+                match (slots, momentum != 0.0, centered) {
+                    ([sq], _, _) => zip2(param, grad, sq, |p, g, s| k.apply(p, g, s, None, None)),
+                    ([sq, buf], true, false) => zip3(param, grad, sq, buf, |p, g, s, b| {
+                        k.apply(p, g, s, Some(b), None)
+                    }),
+                    ([sq, avg], false, true) => zip3(param, grad, sq, avg, |p, g, s, a| {
+                        k.apply(p, g, s, None, Some(a))
+                    }),
+                    ([sq, buf, avg], _, _) => {
+                        for ((((p, &g), s), b), a) in param
+                            .iter_mut()
+                            .zip(grad)
+                            .zip(sq.iter_mut())
+                            .zip(buf.iter_mut())
+                            .zip(avg.iter_mut())
+                        {
+                            k.apply(p, g, s, Some(b), Some(a));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            OptimizerUpdate::Adagrad { .. } => {
+                let k = AdagradStep::new(update);
+                if let [sum] = slots {
+                    zip2(param, grad, sum, |p, g, s| k.apply(p, g, s));
+                }
             }
         }
     }

@@ -4,6 +4,7 @@ use ndarray::{ArcArray1, Axis};
 
 use super::CpuStorage;
 use super::elementwise::dyn_view;
+use super::simd::multiversion;
 use crate::ops::ReduceOp;
 use crate::{Result, Shape};
 
@@ -44,44 +45,49 @@ pub(super) fn reduce(
     ))
 }
 
-/// Sum along an axis that is not the innermost (a bias gradient: the rows of a batch): whole
-/// rows are accumulated in axis order, the order ndarray's `sum_axis` uses for such an axis, so
-/// the result is the same bits, without its temporary array per row.
-fn sum_outer_axis(values: &[f32], outer: usize, len: usize, inner: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; outer * inner];
-    if len == 0 {
-        return out;
-    }
-    for (acc, block) in out
-        .chunks_exact_mut(inner)
-        .zip(values.chunks_exact(len * inner))
-    {
-        for row in block.chunks_exact(inner) {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += v;
+multiversion! {
+    /// Sum along an axis that is not the innermost (a bias gradient: the rows of a batch): whole
+    /// rows are accumulated in axis order, the order ndarray's `sum_axis` uses for such an axis,
+    /// so the result is the same bits, without its temporary array per row.
+    pub(super) fn sum_outer_axis(values: &[f32], outer: usize, len: usize, inner: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; outer * inner];
+        if len == 0 {
+            return out;
+        }
+        for (acc, block) in out
+            .chunks_exact_mut(inner)
+            .zip(values.chunks_exact(len * inner))
+        {
+            for row in block.chunks_exact(inner) {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += v;
+                }
             }
         }
+        out
     }
-    out
 }
 
 /// `Σ x²` in one pass without a temporary: 16 running sums (one zmm, or two ymm, of lanes),
 /// combined at the end; the order is fixed, so the result is too.
 pub(super) fn sum_squares(x: &CpuStorage) -> f32 {
-    const LANES: usize = 16;
-    let mut lanes = [0.0f32; LANES];
-    let mut tail = 0.0f32;
     match x.as_slice() {
-        Some(values) => {
-            let chunks = values.chunks_exact(LANES);
-            tail = chunks.remainder().iter().map(|v| v * v).sum();
-            for chunk in chunks {
-                for (lane, v) in lanes.iter_mut().zip(chunk) {
-                    *lane += v * v;
-                }
+        Some(values) => sum_squares_slice(values),
+        None => x.iter().fold(0.0, |sum, v| sum + v * v),
+    }
+}
+
+multiversion! {
+    pub(super) fn sum_squares_slice(values: &[f32]) -> f32 {
+        const LANES: usize = 16;
+        let mut lanes = [0.0f32; LANES];
+        let chunks = values.chunks_exact(LANES);
+        let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+        for chunk in chunks {
+            for (lane, v) in lanes.iter_mut().zip(chunk) {
+                *lane += v * v;
             }
         }
-        None => x.iter().for_each(|v| tail += v * v),
+        lanes.iter().sum::<f32>() + tail
     }
-    lanes.iter().sum::<f32>() + tail
 }

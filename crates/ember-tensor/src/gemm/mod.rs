@@ -1,11 +1,13 @@
 //! Single-precision GEMM for the CPU backend: `C = A·B` with any strides on `A` and `B`.
 //!
-//! On x86-64 CPUs with AVX-512 a packed, register-blocked kernel runs (12×32 micro-tiles held
-//! in 24 zmm accumulators, see [`avx512`]) on up to two threads, which claim 32-column strips of
-//! `C` one at a time; elsewhere `matrixmultiply` does the work. Every element of `C` is summed
-//! over `k` in the same order whatever thread computes it, so results are bit-identical from run
-//! to run. Why a kernel of our own: `docs/BENCHMARKS.md` ("Choosing the GEMM engine") has the
-//! measurements.
+//! The kernel is chosen once, at run time, for the CPU found (no build flag): AVX-512
+//! ([`avx512`], 12×32 tiles in 24 zmm registers), else AVX2+FMA ([`avx2`], 6×16 tiles in 12
+//! ymm registers), else NEON on aarch64 ([`neon`]), else `matrixmultiply`. `EMBER_GEMM` forces
+//! one by name (see [`Kernel`]). The packed kernels share one driver ([`packed`]) and run on up
+//! to two threads, which claim column strips of `C` one at a time; every element of `C` is
+//! summed over `k` in the same order whatever thread computes it, so results are bit-identical
+//! on one thread or two, from run to run. Why kernels of our own: `docs/BENCHMARKS.md`
+//! ("Choosing the GEMM engine") has the measurements.
 //!
 //! ```
 //! use ember_tensor::gemm::{MatRef, gemm};
@@ -20,11 +22,20 @@
 //! ```
 
 #[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
 pub mod avx512;
+mod kernel;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+mod packed;
+mod peak;
 
 use std::mem::MaybeUninit;
 
-use crate::parallel;
+pub use kernel::{Engine, Kernel};
+pub use peak::fma_peak_gflops;
+
 use crate::{Error, Result};
 
 /// A read-only strided matrix: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
@@ -120,30 +131,15 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// Products smaller than this many multiply-adds (about 10 µs on one core) stay on one thread,
-/// where the hand-off and an unequal last strip would eat most of the gain. A round number, not
-/// a measured optimum: every product of the `mlp` step but the 10-wide last layer is above it.
-const PARALLEL_MIN_MACS: usize = 1 << 20;
-
-/// Which implementation runs a product. [`gemm`] always uses [`Engine::Auto`]; benchmarks
-/// compare the others in the same run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Engine {
-    /// The AVX-512 kernel on up to two threads where the CPU has AVX-512, else
-    /// `matrixmultiply`.
-    Auto,
-    /// The AVX-512 kernel (where available) on the calling thread only.
-    SingleThread,
-    /// `matrixmultiply`, single-threaded: the engine Ember used before its own kernel.
-    Matrixmultiply,
-}
-
 /// `C = A·B`, with `C` dense row-major (`a.rows() × b.cols()`); `C`'s old contents are ignored.
+///
+/// Fails if the shapes do not agree, or if `EMBER_GEMM` or `EMBER_THREADS` holds a value that is
+/// not allowed (see [`crate::check_environment`]).
 pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) -> Result<()> {
-    gemm_with(Engine::Auto, a, b, c)
+    gemm_with(Engine::selected()?, a, b, c)
 }
 
-/// [`gemm`] on a chosen [`Engine`].
+/// [`gemm`] on a chosen [`Engine`]; fails if this CPU cannot run its kernel.
 pub fn gemm_with(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) -> Result<()> {
     // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and the product only writes
     // initialised floats, so `c` stays initialised.
@@ -154,10 +150,11 @@ pub fn gemm_with(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) ->
 /// [`gemm`] into uninitialised memory (a fresh output buffer need not be zeroed first): every
 /// element of `C` is written on success.
 pub fn gemm_uninit(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> Result<()> {
-    product(Engine::Auto, a, b, c)
+    product(Engine::selected()?, a, b, c)
 }
 
 fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> Result<()> {
+    let packed = engine.kernel.packed()?;
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.len() != m * n {
         return Err(Error::Device {
@@ -176,44 +173,16 @@ fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f3
         c.fill(MaybeUninit::new(0.0));
         return Ok(());
     }
-    #[cfg(target_arch = "x86_64")]
-    if engine != Engine::Matrixmultiply && avx512::available() {
-        gemm_avx512(a, b, c, engine == Engine::Auto);
-        return Ok(());
+    match packed {
+        // SAFETY: `packed` checked that this CPU runs the kernel, and the shapes were checked
+        // above; `c` is the dense m×n output.
+        Some(kernel) => unsafe { packed::run(kernel, a, b, c, engine.two_threads) },
+        None => fallback(a, b, c),
     }
-    fallback(a, b, c);
     Ok(())
 }
 
-/// The AVX-512 kernel, on both threads when allowed and the product is large enough.
-#[cfg(target_arch = "x86_64")]
-fn gemm_avx512(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>], two_threads: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    // The kernel reads A in place along one unit stride; any other view is copied first.
-    let contiguous: Vec<f32>;
-    let a = if a.row_stride == 1 || a.col_stride == 1 {
-        a
-    } else {
-        contiguous = (0..m * k).map(|idx| a.at(idx / k, idx % k)).collect();
-        MatRef {
-            data: &contiguous,
-            rows: m,
-            cols: k,
-            row_stride: k,
-            col_stride: 1,
-        }
-    };
-    // SAFETY: AVX-512F is available (checked by the caller), A has a unit stride, the shapes
-    // were checked by `product`, and `c` is the dense m×n output borrowed until we return.
-    let strips = unsafe { avx512::Strips::new(a, b, c.as_mut_ptr().cast()) };
-    if two_threads && m * n * k >= PARALLEL_MIN_MACS && strips.count() >= 2 {
-        parallel::join(|| strips.work(), || strips.work());
-    } else {
-        strips.work();
-    }
-}
-
-/// Non-AVX-512 CPUs: `matrixmultiply`, single-threaded (with β = 0 it never reads `C`).
+/// The last resort: `matrixmultiply`, single-threaded (with β = 0 it never reads `C`).
 fn fallback(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let stride = |s: usize| isize::try_from(s).unwrap_or(isize::MAX);

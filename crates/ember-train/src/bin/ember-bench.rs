@@ -10,25 +10,46 @@ use ember_autodiff::Var;
 use ember_data::{DataLoader, IMAGE_BYTES, InMemoryDataset};
 use ember_nn::{CrossEntropyLoss, Module};
 use ember_optim::{AnyOptimizer, Optimizer};
-use ember_tensor::gemm::{Engine, MatRef, gemm_with};
+use ember_tensor::gemm::{Engine, Kernel, MatRef, fma_peak_gflops, gemm_with};
 use ember_tensor::rand::Rng;
 use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
 use ember_train::{Experiment, InitScheme};
 
 const SAMPLES: usize = 60_000;
-const USAGE: &str = "usage: ember-bench [--device cpu|wgpu] [--samples N] [--epochs-only]";
+const USAGE: &str =
+    "usage: ember-bench [--device cpu|wgpu] [--samples N] [--epochs-only | --gemm-only]";
 const BATCH: usize = 100;
 
+/// Which parts of the report to measure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    All,
+    EpochsOnly,
+    GemmOnly,
+}
+
 fn main() -> ExitCode {
+    ember_train::allocator::keep_freed_memory();
+    if let Err(e) = ember_tensor::check_environment() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut device = "cpu".to_string();
     let mut samples = None;
-    let mut epochs_only = false;
+    let mut parts = Parts::All;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        if flag == "--epochs-only" {
-            epochs_only = true;
-            continue;
+        match flag.as_str() {
+            "--epochs-only" => {
+                parts = Parts::EpochsOnly;
+                continue;
+            }
+            "--gemm-only" => {
+                parts = Parts::GemmOnly;
+                continue;
+            }
+            _ => {}
         }
         match (flag.as_str(), it.next()) {
             ("--device", Some(value)) => device = value.clone(),
@@ -46,11 +67,11 @@ fn main() -> ExitCode {
         }
     }
     let result = match device.as_str() {
-        "cpu" => run(&Cpu, samples.unwrap_or(SAMPLES), epochs_only),
+        "cpu" => run(&Cpu, samples.unwrap_or(SAMPLES), parts),
         // A software adapter runs at ~1 GFLOP/s: measure 20 steps instead of 600 by default.
         "wgpu" => ember_train::gpu_backend()
             .map_err(|e| e.into())
-            .and_then(|gpu| run(&gpu, samples.unwrap_or(2_000), epochs_only)),
+            .and_then(|gpu| run(&gpu, samples.unwrap_or(2_000), parts)),
         other => Err(format!("unknown device `{other}`; choose cpu or wgpu").into()),
     };
     match result {
@@ -84,6 +105,17 @@ fn verdict(ratio: f64) -> String {
     }
 }
 
+/// The shortest of `runs` timings of `f`, in seconds.
+fn best_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Median of `runs` timings of `f`, in seconds.
 fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
     let mut times: Vec<f64> = (0..runs)
@@ -99,6 +131,8 @@ fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
 
 struct Shape {
     name: &'static str,
+    /// One of the MLP's training products (the ≥ 70 %-of-peak target is measured on these).
+    training: bool,
     a: [usize; 2],
     b: [usize; 2],
     trans_a: bool,
@@ -128,6 +162,7 @@ fn step_gemms(widths: &[usize]) -> Vec<Shape> {
         let (fan_in, fan_out) = (pair[0], pair[1]);
         shapes.push(Shape {
             name: "fwd",
+            training: true,
             a: [BATCH, fan_in],
             b: [fan_out, fan_in],
             trans_a: false,
@@ -135,6 +170,7 @@ fn step_gemms(widths: &[usize]) -> Vec<Shape> {
         });
         shapes.push(Shape {
             name: "dW",
+            training: true,
             a: [BATCH, fan_out],
             b: [BATCH, fan_in],
             trans_a: true,
@@ -143,6 +179,7 @@ fn step_gemms(widths: &[usize]) -> Vec<Shape> {
         if i > 0 {
             shapes.push(Shape {
                 name: "dX",
+                training: true,
                 a: [BATCH, fan_out],
                 b: [fan_out, fan_in],
                 trans_a: false,
@@ -246,97 +283,317 @@ fn time_epoch<B: Backend>(
 fn run<B: Backend>(
     backend: &B,
     samples: usize,
-    epochs_only: bool,
+    parts: Parts,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let data = synthetic(samples)?;
     let mut out = String::new();
-    if !epochs_only {
+    let mut training = TrainingGemm::default();
+    if parts != Parts::EpochsOnly {
         out.push_str(&format!(
             "Device `{}`, {} logical CPUs; {} samples, batch {BATCH}, Adam; synthetic pixels.\n\n",
             backend.name(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             samples
         ));
-        out.push_str(&gemm_table(backend)?);
+        let (table, figures) = gemm_table(backend)?;
+        out.push_str(&table);
+        training = figures;
     }
-    out.push_str(&epochs(backend, &data, samples)?);
+    let lowest_share = training.shares.iter().copied().reduce(f64::min);
+    let mut mlp_epoch = None;
+    if parts != Parts::GemmOnly {
+        let (table, mlp) = epochs(backend, &synthetic(samples)?, samples, lowest_share)?;
+        out.push_str(&table);
+        mlp_epoch = Some(mlp);
+    }
+    if parts == Parts::All && backend.name() == "cpu" {
+        out.push_str(&format!(
+            "\n## This machine's instruction set\n\n| instruction set (kernel) | CPU | GEMM on the training \
+             shapes, 2 threads (GFLOP/s) | share of two cores' FMA peak | `mlp` epoch |\n\
+             |---|---|---|---|---|\n| `{}` | {} | {} | {} | {} |\n",
+            Kernel::selected()?,
+            cpu_name(),
+            range(&training.rates, |r| format!("{r:.0}")),
+            range(&training.shares, |s| format!("{:.0} %", 100.0 * s)),
+            mlp_epoch.map_or("—".to_string(), |s| format!("{s:.3} s")),
+        ));
+    }
     Ok(out)
 }
 
-/// GEMM throughput on the training shapes. On the CPU, Ember's kernel on two threads and on
-/// one, and `matrixmultiply` on one (the engine it replaced), measured side by side.
-fn gemm_table<B: Backend>(backend: &B) -> Result<String, Box<dyn std::error::Error>> {
+/// The selected kernel on two threads on the MLP's training shapes: GFLOP/s, and shares of the
+/// two cores' FMA peak.
+#[derive(Default)]
+struct TrainingGemm {
+    rates: Vec<f64>,
+    shares: Vec<f64>,
+}
+
+/// `low–high` of `values` formatted by `f`, or `—` if there are none.
+fn range(values: &[f64], f: impl Fn(f64) -> String) -> String {
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if values.is_empty() {
+        "—".to_string()
+    } else {
+        format!("{}–{}", f(low), f(high))
+    }
+}
+
+/// The products measured: the MLP's training shapes, the lab CNN's convolution products (im2col,
+/// batch 100; the weights stored `[out, in·3·3]`), and a square one.
+fn named_shapes() -> Vec<Shape> {
+    let shape = |training, name, a, b, trans_a, trans_b| Shape {
+        training,
+        name,
+        a,
+        b,
+        trans_a,
+        trans_b,
+    };
+    vec![
+        shape(
+            true,
+            "x·W1ᵀ (100×784)·(256×784)ᵀ",
+            [100, 784],
+            [256, 784],
+            false,
+            true,
+        ),
+        shape(
+            true,
+            "dW1 = dYᵀ·x (100×256)ᵀ·(100×784)",
+            [100, 256],
+            [100, 784],
+            true,
+            false,
+        ),
+        shape(
+            true,
+            "h·W2ᵀ (100×256)·(256×256)ᵀ",
+            [100, 256],
+            [256, 256],
+            false,
+            true,
+        ),
+        shape(
+            true,
+            "dX2 = dY·W2 (100×256)·(256×256)",
+            [100, 256],
+            [256, 256],
+            false,
+            false,
+        ),
+        shape(
+            false,
+            "conv1 fwd [78400×9]·[9×32]",
+            [78400, 9],
+            [32, 9],
+            false,
+            true,
+        ),
+        shape(
+            false,
+            "conv2 fwd [19600×288]·[288×64]",
+            [19600, 288],
+            [64, 288],
+            false,
+            true,
+        ),
+        shape(
+            false,
+            "conv2 dW [288×19600]·[19600×64]",
+            [19600, 288],
+            [19600, 64],
+            true,
+            false,
+        ),
+        shape(
+            false,
+            "conv2 dX [19600×64]·[64×288]",
+            [19600, 64],
+            [64, 288],
+            false,
+            false,
+        ),
+        shape(false, "1024³", [1024, 1024], [1024, 1024], false, false),
+    ]
+}
+
+/// The CPU's name from `/proc/cpuinfo` (Linux), or the architecture.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// Which CPU, which instruction sets the build assumed and which were found at run time, and
+/// the kernel that runs.
+fn isa_report() -> Result<String, Box<dyn std::error::Error>> {
+    let compiled: Vec<&str> = [
+        ("avx2", cfg!(target_feature = "avx2")),
+        ("fma", cfg!(target_feature = "fma")),
+        ("avx512f", cfg!(target_feature = "avx512f")),
+        ("neon", cfg!(target_feature = "neon")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let runnable: Vec<String> = Kernel::available_kernels()
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect();
+    Ok(format!(
+        "CPU: {} ({}). Kernels this CPU runs (detected at run time): {}; the one that ran: \
+         **`{}`**{}. This binary was built like any crate that depends on Ember (`cargo build \
+         --release`, no `target-cpu` flag anywhere): vector instruction sets it may assume at \
+         compile time: {}.\n\n",
+        cpu_name(),
+        std::env::consts::ARCH,
+        runnable.join(", "),
+        Kernel::selected()?,
+        if std::env::var_os("EMBER_GEMM").is_some() {
+            " (forced by `EMBER_GEMM`)"
+        } else {
+            ""
+        },
+        if compiled.is_empty() {
+            "none beyond the architecture's baseline".to_string()
+        } else {
+            compiled.join(", ")
+        },
+    ))
+}
+
+/// The FMA peak (an FMA-only loop) of each packed kernel this CPU runs, on one core and two.
+/// Returns the table and the selected kernel's two-core peak.
+fn peak_table() -> Result<(String, Option<f64>), Box<dyn std::error::Error>> {
+    let mut out = String::from(
+        "## FMA peak\n\nGFLOP/s of a loop of independent vector FMAs and nothing else, per \
+         kernel's instruction set:\n\n| kernel | 1 core | 2 cores |\n|---|---|---|\n",
+    );
+    let selected = Kernel::selected()?;
+    let mut selected_peak = None;
+    for kernel in Kernel::available_kernels() {
+        let (Some(one), Some(two)) = (
+            fma_peak_gflops(kernel, false),
+            fma_peak_gflops(kernel, true),
+        ) else {
+            continue;
+        };
+        out.push_str(&format!("| `{kernel}` | {one:.1} | {two:.1} |\n"));
+        if kernel == selected {
+            selected_peak = Some(two);
+        }
+    }
+    Ok((out, selected_peak))
+}
+
+/// GEMM throughput on the training and convolution shapes. On the CPU: every packed kernel
+/// this CPU runs on two threads and on one, and `matrixmultiply` on one (the engine the kernels
+/// replaced), measured side by side; the selected kernel's share of the two cores' FMA peak.
+///
+/// Also returns the selected kernel's figures on the MLP's training shapes.
+fn gemm_table<B: Backend>(
+    backend: &B,
+) -> Result<(String, TrainingGemm), Box<dyn std::error::Error>> {
     let cpu = backend.name() == "cpu";
-    let mut out = String::from("## GEMM throughput (training shapes)\n\n");
+    let mut out = String::new();
+    let mut columns = Vec::new();
+    let mut peak = None;
+    let selected = Kernel::selected()?;
     if cpu {
-        out.push_str(
-            "GFLOP/s; the last column is Ember's kernel on two threads over `matrixmultiply` on \
-             one, measured in this run.\n\n\
-             | product | Ember, 2 threads | Ember, 1 thread | matrixmultiply, 1 thread | speed-up |\n\
-             |---|---|---|---|---|\n",
-        );
+        out.push_str(&isa_report()?);
+        let (table, selected_peak) = peak_table()?;
+        out.push_str(&table);
+        peak = selected_peak;
+        for kernel in Kernel::available_kernels() {
+            if kernel != Kernel::Matrixmultiply {
+                columns.push(Engine {
+                    kernel,
+                    two_threads: true,
+                });
+            }
+            columns.push(Engine {
+                kernel,
+                two_threads: false,
+            });
+        }
+    }
+    out.push_str("\n## GEMM throughput (training and convolution shapes)\n\n");
+    if cpu {
+        let names: Vec<String> = columns
+            .iter()
+            .map(|e| {
+                let threads = if e.two_threads { 2 } else { 1 };
+                format!(
+                    "`{}`, {threads} thread{}",
+                    e.kernel,
+                    if threads > 1 { "s" } else { "" }
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "GFLOP/s, measured in this run; the last two columns are `{selected}` on two threads \
+             as a share of the two cores' FMA peak above, and over `matrixmultiply` on one.\n\n\
+             | product | {} | share of peak | speed-up |\n|---|{}---|---|\n",
+            names.join(" | "),
+            "---|".repeat(names.len()),
+        ));
     } else {
         out.push_str("| product | GFLOP/s |\n|---|---|\n");
     }
-    let named = [
-        Shape {
-            name: "x·W1ᵀ (100×784)·(256×784)ᵀ",
-            a: [100, 784],
-            b: [256, 784],
-            trans_a: false,
-            trans_b: true,
-        },
-        Shape {
-            name: "dW1 = dYᵀ·x (100×256)ᵀ·(100×784)",
-            a: [100, 256],
-            b: [100, 784],
-            trans_a: true,
-            trans_b: false,
-        },
-        Shape {
-            name: "h·W2ᵀ (100×256)·(256×256)ᵀ",
-            a: [100, 256],
-            b: [256, 256],
-            trans_a: false,
-            trans_b: true,
-        },
-        Shape {
-            name: "dX2 = dY·W2 (100×256)·(256×256)",
-            a: [100, 256],
-            b: [256, 256],
-            trans_a: false,
-            trans_b: false,
-        },
-        Shape {
-            name: "1024³",
-            a: [1024, 1024],
-            b: [1024, 1024],
-            trans_a: false,
-            trans_b: false,
-        },
-    ];
-    for s in named {
-        let reps = if s.a[0] == 1024 { 3 } else { 50 };
+    let mut training = TrainingGemm::default();
+    for s in named_shapes() {
+        let (m, k, n) = s.dims();
+        // About 50 ms of work per timing at 100 GFLOP/s.
+        let reps = ((5e9 / s.flops()) as usize).clamp(1, 50);
         if cpu {
-            let rates = [Engine::Auto, Engine::SingleThread, Engine::Matrixmultiply]
-                .map(|engine| s.flops() / engine_seconds(&s, engine, reps) / 1e9);
+            let rates: Vec<f64> = columns
+                .iter()
+                .map(|&engine| s.flops() / engine_seconds(&s, engine, reps) / 1e9)
+                .collect();
+            let rate_of = |e: Engine| {
+                columns
+                    .iter()
+                    .position(|&c| c == e)
+                    .map_or(f64::NAN, |i| rates[i])
+            };
+            let best = rate_of(Engine {
+                kernel: selected,
+                two_threads: selected != Kernel::Matrixmultiply,
+            });
+            let reference = rate_of(Engine {
+                kernel: Kernel::Matrixmultiply,
+                two_threads: false,
+            });
+            let share = peak.map(|p| best / p);
+            if s.training {
+                training.rates.push(best);
+                training.shares.extend(share);
+            }
+            let cells: Vec<String> = rates.iter().map(|r| format!("{r:.1}")).collect();
             out.push_str(&format!(
-                "| {} | {:.1} | {:.1} | {:.1} | {:.2}× |\n",
+                "| {} ({m}×{k}×{n}) | {} | {} | {:.2}× |\n",
                 s.name,
-                rates[0],
-                rates[1],
-                rates[2],
-                rates[0] / rates[2]
+                cells.join(" | "),
+                share.map_or("—".to_string(), |share| format!("{:.0} %", 100.0 * share)),
+                best / reference
             ));
         } else {
             let secs = gemm_seconds(backend, std::slice::from_ref(&s), reps)? / reps as f64;
             out.push_str(&format!("| {} | {:.1} |\n", s.name, s.flops() / secs / 1e9));
         }
     }
-    Ok(out)
+    Ok((out, training))
 }
 
-/// Seconds per product of shape `s` on `engine` (median of 5 runs of `reps`), into a reused
+/// Seconds per product of shape `s` on `engine` (best of 7 runs of `reps`), into a reused
 /// output buffer.
 fn engine_seconds(s: &Shape, engine: Engine, reps: usize) -> f64 {
     let mut rng = seeded_rng(3);
@@ -354,7 +611,8 @@ fn engine_seconds(s: &Shape, engine: Engine, reps: usize) -> f64 {
         return f64::NAN;
     };
     let mut c = vec![0.0; a.rows() * b.cols()];
-    median_seconds(5, || {
+    // The best of 7: on a shared machine the others' work only ever adds time.
+    best_seconds(7, || {
         for _ in 0..reps {
             let _ = gemm_with(engine, a, b, &mut c);
         }
@@ -366,7 +624,8 @@ fn epochs<B: Backend>(
     backend: &B,
     data: &InMemoryDataset,
     samples: usize,
-) -> Result<String, Box<dyn std::error::Error>> {
+    gemm_share: Option<f64>,
+) -> Result<(String, f64), Box<dyn std::error::Error>> {
     let steps = samples / BATCH;
     let mut out = String::new();
 
@@ -376,15 +635,29 @@ fn epochs<B: Backend>(
     ));
     out.push_str("| experiment | epoch (s) | step (ms) | samples/s | forward (s) | backward (s) | optimizer (s) | GEMM-only (s) | epoch / GEMM | first cost |\n|---|---|---|---|---|---|---|---|---|---|\n");
     let mut targets = String::new();
+    let mut mlp_epoch = f64::NAN;
+    if let Some(share) = gemm_share {
+        targets.push_str(&format!(
+            "| GEMM on the MLP's training shapes ≥ 70 % of two cores' FMA peak | lowest {:.0} % | {} |\n",
+            100.0 * share,
+            verdict(0.70 / share),
+        ));
+    }
     for experiment in [Experiment::Mlp, Experiment::Softmax] {
         // Warm-up epoch, then the measured one.
         time_epoch(backend, experiment, data)?;
         let t = time_epoch(backend, experiment, data)?;
+        if experiment == Experiment::Mlp {
+            mlp_epoch = t.seconds;
+        }
         let gemm = gemm_seconds(backend, &step_gemms(experiment.widths()), steps)?;
-        let epoch_target = if experiment == Experiment::Mlp {
-            0.45
-        } else {
-            0.08
+        // `mlp`: 0.45 s on the AVX-512 CI machine; elsewhere half of PyTorch's bare loop on
+        // the Zen 3 (AVX2) machine of issue 15 (2.3–2.7 s).
+        let avx512 = backend.name() == "cpu" && Kernel::selected()? == Kernel::Avx512;
+        let epoch_target = match (experiment, avx512) {
+            (Experiment::Mlp, true) => 0.45,
+            (Experiment::Mlp, false) => 1.2,
+            _ => 0.08,
         };
         if steps == SAMPLES / BATCH {
             targets.push_str(&format!(
@@ -420,5 +693,5 @@ fn epochs<B: Backend>(
             "\nPeak RSS of this benchmark process: {rss:.0} MiB\n"
         ));
     }
-    Ok(out)
+    Ok((out, mlp_epoch))
 }

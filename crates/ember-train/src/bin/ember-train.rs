@@ -6,6 +6,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     ember_train::allocator::keep_freed_memory();
+    if let Err(e) = ember_tensor::check_environment() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     keep_driver_noise_out();
     let cli = ember_train::cli::Cli::parse();
     match ember_train::cli::run(cli) {

@@ -1,0 +1,272 @@
+//! What the packed kernels (AVX-512, AVX2+FMA, NEON) share: the plan of a product in column
+//! strips that threads claim from a counter, the `K` blocks of a strip, packing a block of `B`,
+//! and the description of one micro-tile. Each kernel module supplies only what depends on its
+//! registers: the micro-kernel and the in-register transpose of a transposed `B`.
+//!
+//! `C` is computed in strips of `NR` columns (the kernel's register width). For each block of
+//! about `KC` steps of `K`, the strip's columns of `B` are packed (for each `k`, `NR`
+//! contiguous floats on a 64-byte boundary), and the micro-kernel keeps an `MR × NR` tile of `C`
+//! in registers for the whole block, reading `A` in place (row-major or transposed). Each strip
+//! is computed whole by one thread, every element of `C` summed over `k` in one fixed order: the
+//! result does not depend on which thread computed what.
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::MatRef;
+use crate::parallel::{self, SendPtr};
+
+/// Products smaller than this many multiply-adds (about 10 µs on one core) stay on one thread,
+/// where the hand-off and an unequal last strip would eat most of the gain. A round number, not
+/// a measured optimum: every product of the `mlp` step but the 10-wide last layer is above it.
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// A cache line of floats: packed strips are built from these so every vector load is aligned.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Line([f32; 16]);
+
+thread_local! {
+    /// Each thread's packed strip of `B`, grown on demand and reused: no allocation once warm.
+    static STRIP: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer of at least `len` floats, 64-byte aligned.
+fn floats(lines: &mut Vec<Line>, len: usize) -> &mut [f32] {
+    let needed = len.div_ceil(16);
+    if lines.len() < needed {
+        lines.resize(needed, Line([0.0; 16]));
+    }
+    // SAFETY: `Line` is `repr(C)` over `[f32; 16]` with no padding, so `needed` lines are
+    // `16 * needed >= len` initialised floats.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<f32>(), len) }
+}
+
+/// One product `C = A·B` as every strip sees it: `A` has a unit stride along one axis, and `C`
+/// is a dense row-major `a.rows() × b.cols()` buffer.
+pub(super) struct Product<'a> {
+    pub a: MatRef<'a>,
+    pub b: MatRef<'a>,
+    pub c: SendPtr<f32>,
+}
+
+/// A packed kernel as the driver sees it.
+pub(super) struct PackedKernel {
+    /// Its strip width, tile height and block depths.
+    pub blocking: Blocking,
+    /// Computes the columns `cols` (at most `blocking.nr`) of `C`, every row, using `strip`
+    /// (room for `nr` columns of the deepest block) to pack `B`.
+    ///
+    /// Safety: the CPU runs the kernel's instruction set; `Product`'s invariants hold; no other
+    /// thread touches the columns `cols` of `C`.
+    pub strip: unsafe fn(&Product<'_>, Range<usize>, &mut [f32]),
+}
+
+/// `C = A·B` on `kernel`, on two threads when `parallel` and the product is large enough.
+///
+/// # Safety
+/// The CPU must run `kernel`'s instruction set; `a.cols() == b.rows()`; `c` is the dense
+/// `a.rows() × b.cols()` output.
+pub(super) unsafe fn run(
+    kernel: &PackedKernel,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    c: &mut [MaybeUninit<f32>],
+    parallel: bool,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    // The kernels read A in place along one unit stride; any other view is copied first.
+    let contiguous: Vec<f32>;
+    let a = if a.row_stride == 1 || a.col_stride == 1 {
+        a
+    } else {
+        contiguous = (0..m * k).map(|idx| a.at(idx / k, idx % k)).collect();
+        MatRef {
+            data: &contiguous,
+            rows: m,
+            cols: k,
+            row_stride: k,
+            col_stride: 1,
+        }
+    };
+    let strips = Strips {
+        kernel,
+        product: Product {
+            a,
+            b,
+            c: SendPtr::new(c.as_mut_ptr().cast()),
+        },
+        next: AtomicUsize::new(0),
+        count: n.div_ceil(kernel.blocking.nr),
+    };
+    if parallel && m * n * k >= PARALLEL_MIN_MACS && strips.count >= 2 {
+        parallel::join(|| strips.work(), || strips.work());
+    } else {
+        strips.work();
+    }
+}
+
+/// The strips of one product, which threads claim one at a time, so a thread that starts late
+/// (a helper waking up, cold caches) simply takes fewer strips.
+struct Strips<'a> {
+    kernel: &'a PackedKernel,
+    product: Product<'a>,
+    next: AtomicUsize,
+    count: usize,
+}
+
+impl Strips<'_> {
+    /// Computes strips until none is left; call it from any number of threads.
+    fn work(&self) {
+        let Blocking { nr, kc, .. } = self.kernel.blocking;
+        let (k, n) = (self.product.a.cols, self.product.b.cols);
+        STRIP.with_borrow_mut(|buffer| {
+            // The deepest block: a last one may take up to half a block more (`block_depth`).
+            let deepest = k.min(kc + kc / 2);
+            let strip = floats(buffer, nr * deepest);
+            loop {
+                let s = self.next.fetch_add(1, Ordering::Relaxed);
+                if s >= self.count {
+                    break;
+                }
+                let cols = s * nr..((s + 1) * nr).min(n);
+                // SAFETY: `run`'s contract; strip `s` is claimed by this thread alone.
+                unsafe { (self.kernel.strip)(&self.product, cols, strip) };
+            }
+        });
+    }
+}
+
+/// The depth of the next `K` block: `kc`, or all that is left when a second block would be
+/// short.
+fn block_depth(remaining: usize, kc: usize) -> usize {
+    if remaining <= kc + kc / 2 {
+        remaining
+    } else {
+        kc
+    }
+}
+
+/// One micro-tile: `rows` rows of a panel of `A`, a packed strip of `B`, and where the result
+/// goes.
+pub(super) struct Tile {
+    /// Steps of `K` in this block.
+    pub kc: usize,
+    /// `A[i0, k0]`; element `(r, kk)` of the panel is at `a + r·a_row + kk·a_k`.
+    pub a: *const f32,
+    pub a_row: usize,
+    pub a_k: usize,
+    /// The packed strip: step `kk` holds `NR` floats at `b + kk·NR`.
+    pub b: *const f32,
+    /// `C[i0, j0]`; row `r` starts at `c + r·ldc`.
+    pub c: *mut f32,
+    pub ldc: usize,
+    /// Rows of the tile (at most the kernel's `MR`).
+    pub rows: usize,
+    /// Valid columns of the strip (at most `NR`).
+    pub width: usize,
+    /// Add to `C` (a later `K` block) instead of overwriting it.
+    pub accumulate: bool,
+}
+
+/// The shape of a kernel's work: columns per strip (`nr`), rows per micro-tile (`mr`), target
+/// depth of a `K` block (`kc`), and rows of `Bᵀ` its in-register transpose takes (`block`).
+#[derive(Clone, Copy)]
+pub(super) struct Blocking {
+    pub nr: usize,
+    pub mr: usize,
+    pub kc: usize,
+    pub block: usize,
+}
+
+/// Computes the columns `cols` of `C`: for each `K` block, packs `B` into `strip`
+/// ([`pack_b`], with the kernel's `transpose`), then hands each `mr`-row panel to `tile`.
+/// Inlined into each kernel's `#[target_feature]` strip function, so the closures are compiled
+/// for its instruction set.
+///
+/// # Safety
+/// `Product`'s invariants hold, `cols` has at most `nr` columns inside `C`, and `strip` holds
+/// `nr` columns of the deepest block.
+#[inline(always)]
+pub(super) unsafe fn strip_blocks(
+    p: &Product<'_>,
+    cols: Range<usize>,
+    strip: &mut [f32],
+    blocking: Blocking,
+    mut transpose: impl FnMut(&[f32], usize, usize, usize, &mut [f32], usize),
+    mut tile: impl FnMut(&Tile),
+) {
+    let Blocking { nr, mr, kc, block } = blocking;
+    let (a, n) = (p.a, p.b.cols);
+    let (m, k) = (a.rows, a.cols);
+    let mut k0 = 0;
+    while k0 < k {
+        let depth = block_depth(k - k0, kc);
+        let packed = &mut strip[..nr * depth];
+        pack_b(
+            p.b,
+            (k0, depth, cols.clone()),
+            packed,
+            (nr, block),
+            &mut transpose,
+        );
+        for i0 in (0..m).step_by(mr) {
+            tile(&Tile {
+                kc: depth,
+                a: a.data[i0 * a.row_stride + k0 * a.col_stride..].as_ptr(),
+                a_row: a.row_stride,
+                a_k: a.col_stride,
+                b: packed.as_ptr(),
+                // SAFETY: row i0 < m and column cols.start < n lie inside the m×n buffer C.
+                c: unsafe { p.c.get().add(i0 * n + cols.start) },
+                ldc: n,
+                rows: (m - i0).min(mr),
+                width: cols.len(),
+                accumulate: k0 > 0,
+            });
+        }
+        k0 += depth;
+    }
+}
+
+/// Packs `B[k0..k0 + kc, cols]` (at most `nr` columns) into `strip` (`nr·kc` floats):
+/// `strip[kk·nr + jj]` is `B[k0 + kk, cols.start + jj]`, zero past the last column. A transposed
+/// `B` (unit row stride, as in `x·Wᵀ`) goes through `transpose`, which writes the transpose of
+/// at most `block` rows of `Bᵀ` (`transpose(src, stride, rows, kc, strip, offset)`: row `r` of
+/// the block at `src[r·stride..]`, into `strip[kk·nr + offset + r]`).
+#[inline(always)]
+fn pack_b(
+    b: MatRef<'_>,
+    (k0, kc, cols): (usize, usize, Range<usize>),
+    strip: &mut [f32],
+    (nr, block): (usize, usize),
+    mut transpose: impl FnMut(&[f32], usize, usize, usize, &mut [f32], usize),
+) {
+    let j0 = cols.start;
+    let width = cols.len();
+    if width < nr {
+        strip.fill(0.0);
+    }
+    if b.col_stride == 1 {
+        for (kk, out) in strip.chunks_exact_mut(nr).enumerate() {
+            let row = &b.data[(k0 + kk) * b.row_stride + j0..][..width];
+            out[..width].copy_from_slice(row);
+        }
+    } else if b.row_stride == 1 {
+        // A transposed operand (x·Wᵀ): columns of B are contiguous; transpose in blocks.
+        for first in (0..width).step_by(block) {
+            let rows = (width - first).min(block);
+            let start = (j0 + first) * b.col_stride + k0;
+            transpose(&b.data[start..], b.col_stride, rows, kc, strip, first);
+        }
+    } else {
+        for jj in 0..width {
+            let base = (j0 + jj) * b.col_stride + k0 * b.row_stride;
+            for kk in 0..kc {
+                strip[kk * nr + jj] = b.data[base + kk * b.row_stride];
+            }
+        }
+    }
+}
