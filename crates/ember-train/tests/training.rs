@@ -156,7 +156,7 @@ fn a_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn unknown_names_list_what_exists() {
-    let err = ember_train::Experiment::parse("cnn")
+    let err = ember_train::Experiment::parse("resnet")
         .unwrap_err()
         .to_string();
     for name in [
@@ -166,6 +166,7 @@ fn unknown_names_list_what_exists() {
         "mlp-sigmoid",
         "deep-relu",
         "deep-sigmoid",
+        "cnn",
     ] {
         assert!(err.contains(name), "{err}");
     }
@@ -236,7 +237,15 @@ fn every_experiment_builds_and_trains_a_step() {
             ..common::quick_config(data.path(), out.path(), 1)
         };
         let summary = train_on(&Cpu, config, None, QUIET).unwrap();
-        assert_eq!(summary.layers.len(), experiment.widths().len() - 1);
+        // One weight per Linear layer, plus the two convolutions of `cnn`.
+        let convolutions = match experiment {
+            ember_train::Experiment::Cnn => 2,
+            _ => 0,
+        };
+        assert_eq!(
+            summary.layers.len(),
+            experiment.widths().len() - 1 + convolutions
+        );
         assert!(summary.epochs[0].cost.is_finite());
     }
 }

@@ -3,8 +3,8 @@
 //! (the default makes a copy, then a broadcast add: two passes over the output).
 
 use super::{Cpu, CpuStorage};
-use crate::Backend;
-use crate::ops::{Conv2dOp, MatmulDims, Window2d};
+use crate::ops::conv2d::weight_times_unfolded;
+use crate::ops::{Conv2dOp, Window2d};
 use crate::{Error, Result};
 
 impl Conv2dOp<Cpu> for Cpu {
@@ -16,18 +16,7 @@ impl Conv2dOp<Cpu> for Cpu {
         window: &Window2d,
         out_channels: usize,
     ) -> Result<CpuStorage> {
-        let cols = backend.unfold2d(x, window, 0.0)?;
-        let y = backend.matmul(
-            weight,
-            &cols,
-            MatmulDims {
-                m: out_channels,
-                k: window.patch_len(),
-                n: window.positions(),
-                trans_a: false,
-                trans_b: false,
-            },
-        )?;
+        let y = weight_times_unfolded(backend, x, weight, window, out_channels)?;
         let y = y.as_slice().ok_or_else(|| Error::Device {
             op: "conv2d",
             message: "product is not contiguous".to_string(),

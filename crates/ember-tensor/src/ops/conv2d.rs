@@ -27,18 +27,7 @@ pub trait Conv2dOp<B: Backend> {
         window: &Window2d,
         out_channels: usize,
     ) -> Result<B::Storage> {
-        let cols = backend.unfold2d(x, window, 0.0)?;
-        let y = backend.matmul(
-            weight,
-            &cols,
-            MatmulDims {
-                m: out_channels,
-                k: window.patch_len(),
-                n: window.positions(),
-                trans_a: false,
-                trans_b: false,
-            },
-        )?;
+        let y = weight_times_unfolded(backend, x, weight, window, out_channels)?;
         let y = backend.strided_copy(&y, &channels_to_images(window, out_channels))?;
         match bias {
             None => Ok(y),
@@ -107,6 +96,29 @@ pub trait Conv2dOp<B: Backend> {
 
 /// The gradients of the input and of the weight, each present when it was asked for.
 pub type InputAndWeight<T> = (Option<T>, Option<T>);
+
+/// `W · unfold(x)`: the convolution as `[O, N·OH·OW]`, one row per output channel (what the
+/// default body then moves to `[N, O, OH, OW]`; a backend's override may start from it too).
+pub fn weight_times_unfolded<B: Backend>(
+    backend: &B,
+    x: &B::Storage,
+    weight: &B::Storage,
+    window: &Window2d,
+    out_channels: usize,
+) -> Result<B::Storage> {
+    let cols = backend.unfold2d(x, window, 0.0)?;
+    backend.matmul(
+        weight,
+        &cols,
+        MatmulDims {
+            m: out_channels,
+            k: window.patch_len(),
+            n: window.positions(),
+            trans_a: false,
+            trans_b: false,
+        },
+    )
+}
 
 /// Which gradients [`Conv2dOp::conv2d_backward`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
