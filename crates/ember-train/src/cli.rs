@@ -40,7 +40,7 @@ struct DownloadArgs {
     /// mnist or fashion-mnist.
     #[arg(long, default_value = "fashion-mnist")]
     dataset: String,
-    /// Target directory (default: data/<dataset>).
+    /// Target directory (default: `data/<dataset>`).
     #[arg(long)]
     dir: Option<PathBuf>,
 }
@@ -61,7 +61,7 @@ pub struct TrainArgs {
     /// option that disagrees is an error listing the conflicts.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
-    /// Where to write the run's files (default: a new runs/<experiment>-<time>). A directory
+    /// Where to write the run's files (default: a new `runs/<experiment>-<time>`). A directory
     /// that holds another run is refused unless --overwrite is given.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -96,8 +96,8 @@ struct CommonArgs {
     /// mnist or fashion-mnist [default: fashion-mnist].
     #[arg(long)]
     dataset: Option<String>,
-    /// Directory holding the data set's four files (default: data/<dataset>, then Debian's
-    /// copy of Fashion-MNIST, else a download into data/<dataset>; when resuming, the run's).
+    /// Directory holding the data set's four files (default: `data/<dataset>`, then Debian's
+    /// copy of Fashion-MNIST, else a download into `data/<dataset>`; when resuming, the run's).
     /// May change on resume.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -128,7 +128,7 @@ struct CompareArgs {
         default_value = "softmax,softmax-normal,mlp,mlp-sigmoid,deep-relu,deep-sigmoid"
     )]
     experiments: Vec<String>,
-    /// Where the runs and the comparison charts go (default: a new runs/compare-<time>).
+    /// Where the runs and the comparison charts go (default: a new `runs/compare-<time>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     #[command(flatten)]

@@ -23,7 +23,7 @@ use crate::{Backend, Result, Shape};
 
 /// The CPU backend. Storage is a reference-counted `ndarray` vector; GEMM runs on
 /// [`crate::gemm`]'s kernel for this CPU, hot loops on its best instruction set
-/// ([`simd`]).
+/// (`simd.rs`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Cpu;
 

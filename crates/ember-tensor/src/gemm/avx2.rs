@@ -1,5 +1,5 @@
 //! The AVX2+FMA GEMM kernel (x86-64 CPUs without AVX-512: Intel before Skylake-X and most
-//! desktops and laptops, AMD before Zen 4), run by the driver in [`super::packed`].
+//! desktops and laptops, AMD before Zen 4), run by the driver in `packed.rs`.
 //!
 //! Sized for 16 ymm registers: a [`MR`]×[`NR`] tile of `C` in `MR·NR/8` accumulators, plus
 //! `NR/8` packed `B` vectors and one broadcast of `A` per step. Strips of [`NR`] columns; for

@@ -1,4 +1,4 @@
-//! The AVX-512 GEMM kernel (x86-64 CPUs with AVX-512F), run by the driver in [`super::packed`].
+//! The AVX-512 GEMM kernel (x86-64 CPUs with AVX-512F), run by the driver in `packed.rs`.
 //!
 //! Strips of [`NR`] = 32 columns: for each `k`, 32 packed floats are two aligned zmm loads (a
 //! transposed `B` is transposed 16×16 in registers), and the micro-kernel keeps a 12×32 tile of

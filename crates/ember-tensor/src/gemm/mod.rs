@@ -2,8 +2,8 @@
 //!
 //! The kernel is chosen once, at run time, for the CPU found (no build flag): AVX-512
 //! ([`avx512`], 12×32 tiles in 24 zmm registers), else AVX2+FMA ([`avx2`], 6×16 tiles in 12
-//! ymm registers), else NEON on aarch64 ([`neon`]), else `matrixmultiply`. `EMBER_GEMM` forces
-//! one by name (see [`Kernel`]). The packed kernels share one driver ([`packed`]) and run on up
+//! ymm registers), else NEON on aarch64 (`neon.rs`), else `matrixmultiply`. `EMBER_GEMM` forces
+//! one by name (see [`Kernel`]). The packed kernels share one driver (`packed.rs`) and run on up
 //! to two threads, which claim column strips of `C` one at a time; every element of `C` is
 //! summed over `k` in the same order whatever thread computes it, so results are bit-identical
 //! on one thread or two, from run to run. Why kernels of our own: `docs/BENCHMARKS.md`
