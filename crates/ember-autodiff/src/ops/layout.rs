@@ -31,16 +31,12 @@ impl<B: Backend> Var<B> {
         }))
     }
 
-    /// Dimensions `a` and `b` swapped.
+    /// Dimensions `a` and `b` swapped; the gradient is swapped back (a transpose is its own
+    /// inverse).
     pub fn transpose(&self, a: usize, b: usize) -> Result<Var<B>> {
-        let rank = self.shape().rank();
-        let mut order: Vec<usize> = (0..rank).collect();
-        if a < rank && b < rank {
-            order.swap(a, b);
-        } else {
-            // Let the tensor op name the bad axis.
-            self.value().transpose(a, b)?;
-        }
-        self.permute(&order)
+        let y = self.value().transpose(a, b)?;
+        Ok(Var::from_op(y, "transpose", &[self], move |g| {
+            Ok(vec![Some(g.transpose(a, b)?)])
+        }))
     }
 }
