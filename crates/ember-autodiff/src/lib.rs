@@ -42,4 +42,5 @@ mod var;
 
 pub use error::{Error, Result};
 pub use grad_mode::{NoGradGuard, is_grad_enabled, no_grad};
+pub use ops::batch_norm::{BatchNormOutput, BatchNormStatistics};
 pub use var::Var;

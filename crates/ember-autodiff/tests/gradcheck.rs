@@ -305,6 +305,61 @@ fn avg_pool2d_passes_with_overlapping_and_padded_windows() {
     }
 }
 
+/// Batch normalisation's shapes: `[N, C]` (BatchNorm1d), `[N, C, L]`, `[N, C, H, W]`
+/// (BatchNorm2d), each with weight and bias, without, and with only a weight.
+#[test]
+fn batch_norm_passes_with_batch_and_given_statistics() {
+    use ember_autodiff::BatchNormStatistics;
+    let cases: [(&[usize], bool, bool); 5] = [
+        (&[5, 3], true, true),
+        (&[4, 2, 3], true, false),
+        (&[2, 3, 3, 2], true, true),
+        (&[3, 2, 2, 2], false, false),
+        (&[6, 1], false, true),
+    ];
+    for (i, &(input, weight, bias)) in cases.iter().enumerate() {
+        let c = input[1];
+        let x = values(input, 160 + i as u64, false, 0.1);
+        // A random weighting of the output: with batch statistics the sum of the output is
+        // constant in x, so an unweighted sum would test nothing.
+        let r = values(input, 165 + i as u64, false, 0.1);
+        let mut inputs = vec![x, r];
+        if weight {
+            inputs.push(values([c], 170 + i as u64, false, 0.3));
+        }
+        if bias {
+            inputs.push(values([c], 175 + i as u64, false, 0.1));
+        }
+        let mean = values([c], 180 + i as u64, false, 0.1);
+        let var = values([c], 185 + i as u64, true, 0.2);
+        for given in [false, true] {
+            let (mean, var) = (mean.clone(), var.clone());
+            check_gradients(
+                "batch_norm",
+                &inputs,
+                move |v| {
+                    let statistics = if given {
+                        BatchNormStatistics::Given {
+                            mean: &mean,
+                            var: &var,
+                        }
+                    } else {
+                        BatchNormStatistics::Batch
+                    };
+                    let w = weight.then(|| &v[2]);
+                    let b = bias.then(|| &v[if weight { 3 } else { 2 }]);
+                    v[0].batch_norm(statistics, w, b, 1e-5)?
+                        .output
+                        .mul(&v[1])?
+                        .sum_all()
+                },
+                &GradCheck::default(),
+            )
+            .unwrap_or_else(|e| panic!("case {i} {input:?}, given statistics {given}: {e}"));
+        }
+    }
+}
+
 #[test]
 fn layout_ops_pass() {
     let x = values([2, 3, 4], 150, false, 0.1);

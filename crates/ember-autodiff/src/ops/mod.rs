@@ -2,6 +2,7 @@
 //! gradient rule.
 
 mod avg_pool2d;
+pub(crate) mod batch_norm;
 mod conv2d;
 mod elementwise;
 mod layout;
