@@ -73,13 +73,16 @@ pub enum Error {
         /// The stored shape.
         found: Shape,
     },
-    /// A tensor is stored with another element type than f32.
-    #[error("{path}: tensor `{name}` has dtype {found}, expected F32")]
+    /// A tensor is stored with another element type than the parameter or buffer it should fill
+    /// (or one Ember does not read).
+    #[error("{path}: tensor `{name}` has dtype {found}, expected {expected}")]
     DtypeMismatch {
         /// The file.
         path: PathBuf,
         /// The tensor's name.
         name: String,
+        /// The dtype wanted (`F32`, `I64`, or `F32 or I64` when reading a file).
+        expected: String,
         /// The stored dtype.
         found: String,
     },
@@ -100,6 +103,18 @@ pub enum Error {
         layer: String,
         /// What the op reported.
         source: Box<ember_autodiff::Error>,
+    },
+    /// A BatchNorm layer in training mode got one value per channel: its variance is undefined
+    /// (PyTorch: "Expected more than 1 value per channel when training").
+    #[error(
+        "{layer}: expected more than 1 value per channel when training, got an input of shape \
+         {got}; use a batch of at least 2, or evaluation mode (`set_training(false)`)"
+    )]
+    SingleValuePerChannel {
+        /// The layer, as PyTorch prints it.
+        layer: String,
+        /// The input's shape.
+        got: Shape,
     },
     /// A layer was configured with values it cannot use.
     #[error("{layer}: {message}")]

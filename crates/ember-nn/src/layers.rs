@@ -4,6 +4,7 @@ use ember_autodiff::Var;
 use ember_tensor::rand::Rng;
 use ember_tensor::{Backend, Tensor};
 
+use crate::buffer::Buffer;
 use crate::module::{Module, join_name};
 use crate::{Result, init};
 
@@ -191,6 +192,12 @@ impl<B: Backend> Module<B> for Sequential<B> {
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<B>)) {
         for (name, layer) in &self.layers {
             layer.visit_parameters(&join_name(prefix, name), f);
+        }
+    }
+
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Buffer<B>)) {
+        for (name, layer) in &self.layers {
+            layer.visit_buffers(&join_name(prefix, name), f);
         }
     }
 

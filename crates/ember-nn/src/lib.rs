@@ -32,6 +32,8 @@
 
 #![warn(missing_docs)]
 
+mod batch_norm;
+mod buffer;
 mod conv2d;
 mod error;
 pub mod init;
@@ -42,6 +44,8 @@ mod pool2d;
 mod reshape;
 pub mod state_dict;
 
+pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
+pub use buffer::{Buffer, Dtype, I64Tensor, StateTensor};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use error::{Error, Result};
 pub use layers::{Linear, ReLU, Sequential, Sigmoid, Tanh};

@@ -1,11 +1,18 @@
-//! The `Module` trait: forward, named parameters, train/eval mode.
+//! The `Module` trait: forward, named parameters and buffers, train/eval mode.
 
 use ember_autodiff::Var;
-use ember_tensor::{Backend, Tensor};
+use ember_tensor::Backend;
 
 use crate::Result;
+use crate::buffer::{Buffer, StateTensor};
 
-/// A layer or a network: a forward pass and a visit over its named parameters.
+/// A layer or a network: a forward pass and a visit over its named parameters and buffers.
+///
+/// Buffers ([`Buffer`]) are state that is saved but not trained, such as BatchNorm's running
+/// statistics: [`Module::state_dict`] holds the parameters and then the buffers, all under
+/// PyTorch's names. A container visits its children's buffers and passes
+/// [`Module::set_training`] on to them; [`module_fields!`](crate::module_fields) and
+/// [`Sequential`](crate::Sequential) do both.
 ///
 /// Names follow PyTorch (`0.weight`, `0.bias` inside a [`Sequential`](crate::Sequential), field
 /// names inside a struct), so a state dict round-trips with PyTorch. A user-defined network is a
@@ -58,8 +65,12 @@ pub trait Module<B: Backend> {
     /// value can be read and, through [`Var::set_value`], written.
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<B>));
 
+    /// Calls `f` with the full name and the buffer of every buffer, in a fixed order. Layers
+    /// with buffers and containers override this; the default has none.
+    fn visit_buffers(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Buffer<B>)) {}
+
     /// Switches training mode on or off (as PyTorch's `train()`/`eval()`); layers whose
-    /// behaviour depends on it override this.
+    /// behaviour depends on it, and containers, override this.
     fn set_training(&mut self, _training: bool) {}
 
     /// Every parameter with its name.
@@ -82,12 +93,23 @@ pub trait Module<B: Backend> {
         self.parameters().iter().map(|p| p.shape().numel()).sum()
     }
 
-    /// The parameters' current values by name (cheap clones of the tensors).
-    fn state_dict(&self) -> Vec<(String, Tensor<B>)> {
-        self.named_parameters()
+    /// Every buffer with its name.
+    fn named_buffers(&self) -> Vec<(String, Buffer<B>)> {
+        let mut out = Vec::new();
+        self.visit_buffers("", &mut |name, b| out.push((name.to_string(), b.clone())));
+        out
+    }
+
+    /// The parameters' and then the buffers' current values by name (cheap clones), as
+    /// PyTorch's `state_dict()`: what a checkpoint saves and a load restores.
+    fn state_dict(&self) -> Vec<(String, StateTensor<B>)> {
+        let mut out: Vec<(String, StateTensor<B>)> = self
+            .named_parameters()
             .into_iter()
-            .map(|(n, p)| (n, p.value()))
-            .collect()
+            .map(|(n, p)| (n, StateTensor::F32(p.value())))
+            .collect();
+        out.extend(self.named_buffers().into_iter().map(|(n, b)| (n, b.get())));
+        out
     }
 
     /// Clears every parameter's gradient.
@@ -110,8 +132,9 @@ pub fn join_name(prefix: &str, name: &str) -> String {
     }
 }
 
-/// Writes `visit_parameters` and `set_training` of a struct whose fields are modules, naming
-/// each field's parameters `field.param` as PyTorch does. Use inside `impl Module<B> for ...`.
+/// Writes `visit_parameters`, `visit_buffers` and `set_training` of a struct whose fields are
+/// modules, naming each field's parameters and buffers `field.name` as PyTorch does. Use inside
+/// `impl Module<B> for ...`.
 #[macro_export]
 macro_rules! module_fields {
     ($($field:ident),* $(,)?) => {
@@ -121,6 +144,17 @@ macro_rules! module_fields {
             f: &mut dyn FnMut(&str, &$crate::__private::Var<B>),
         ) {
             $( $crate::Module::<B>::visit_parameters(
+                &self.$field,
+                &$crate::join_name(prefix, stringify!($field)),
+                f,
+            ); )*
+        }
+        fn visit_buffers(
+            &self,
+            prefix: &str,
+            f: &mut dyn FnMut(&str, &$crate::Buffer<B>),
+        ) {
+            $( $crate::Module::<B>::visit_buffers(
                 &self.$field,
                 &$crate::join_name(prefix, stringify!($field)),
                 f,

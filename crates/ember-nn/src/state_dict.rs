@@ -1,5 +1,5 @@
-//! State dicts as safetensors files, readable by `safetensors.torch.load_file`, and atomic file
-//! writes.
+//! State dicts as safetensors files, readable by `safetensors.torch.load_file` (F32 parameters
+//! and buffers, I64 counters, PyTorch's names and shapes), and atomic file writes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use ember_tensor::{Backend, Shape, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::buffer::{Dtype as StateDtype, I64Tensor, StateTensor};
 use crate::module::Module;
 use crate::{Error, Result};
 
@@ -29,7 +30,39 @@ pub struct StoredTensor {
     /// Its shape.
     pub shape: Shape,
     /// Its values, row-major.
-    pub data: Vec<f32>,
+    pub data: StoredData,
+}
+
+/// The values of a stored tensor, in its dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredData {
+    /// F32 values.
+    F32(Vec<f32>),
+    /// I64 values.
+    I64(Vec<i64>),
+}
+
+impl StoredTensor {
+    /// Its dtype.
+    pub fn dtype(&self) -> StateDtype {
+        match self.data {
+            StoredData::F32(_) => StateDtype::F32,
+            StoredData::I64(_) => StateDtype::I64,
+        }
+    }
+}
+
+impl<B: Backend> StateTensor<B> {
+    /// A host copy, as a file stores it (an F32 tensor is downloaded from its device).
+    pub fn to_stored(&self) -> Result<StoredTensor> {
+        Ok(StoredTensor {
+            shape: self.shape().clone(),
+            data: match self {
+                StateTensor::F32(t) => StoredData::F32(t.to_vec()?),
+                StateTensor::I64(t) => StoredData::I64(t.data.clone()),
+            },
+        })
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -123,19 +156,30 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-/// Serialises named tensors (downloaded from their device) to safetensors bytes.
-pub fn to_safetensors_bytes<B: Backend>(
-    tensors: &[(String, Tensor<B>)],
+/// Serialises named tensors — [`StateTensor`]s or plain F32 [`Tensor`]s, downloaded from their
+/// device — to safetensors bytes.
+pub fn to_safetensors_bytes<B: Backend, T: Clone + Into<StateTensor<B>>>(
+    tensors: &[(String, T)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>> {
-    let mut hosted: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
+    let mut hosted: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
-        let bytes: Vec<u8> = t.to_vec()?.iter().flat_map(|v| v.to_le_bytes()).collect();
-        hosted.push((name.clone(), t.dims().to_vec(), bytes));
+        let t: StateTensor<B> = t.clone().into();
+        let (dtype, bytes): (Dtype, Vec<u8>) = match &t {
+            StateTensor::F32(t) => (
+                Dtype::F32,
+                t.to_vec()?.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+            StateTensor::I64(t) => (
+                Dtype::I64,
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+        };
+        hosted.push((name.clone(), dtype, t.shape().dims().to_vec(), bytes));
     }
     let mut views = Vec::with_capacity(hosted.len());
-    for (name, shape, bytes) in &hosted {
-        let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| {
+    for (name, dtype, shape, bytes) in &hosted {
+        let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| {
             Error::CorruptCheckpoint {
                 path: PathBuf::from(name),
                 message: e.to_string(),
@@ -150,18 +194,18 @@ pub fn to_safetensors_bytes<B: Backend>(
     })
 }
 
-/// Saves named tensors as a safetensors file, atomically.
-pub fn save_safetensors<B: Backend>(
+/// Saves named tensors ([`StateTensor`]s or F32 [`Tensor`]s) as a safetensors file, atomically.
+pub fn save_safetensors<B: Backend, T: Clone + Into<StateTensor<B>>>(
     path: impl AsRef<Path>,
-    tensors: &[(String, Tensor<B>)],
+    tensors: &[(String, T)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
     let bytes = to_safetensors_bytes(tensors, metadata)?;
     write_atomic(path.as_ref(), &bytes)
 }
 
-/// Reads a safetensors file. Every tensor must be F32; a truncated or garbage file is a
-/// [`Error::CorruptCheckpoint`].
+/// Reads a safetensors file. Every tensor must be F32 or I64 (another dtype is an
+/// [`Error::DtypeMismatch`]); a truncated or garbage file is a [`Error::CorruptCheckpoint`].
 pub fn load_safetensors(path: impl AsRef<Path>) -> Result<StateDict> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(io_error(path))?;
@@ -184,18 +228,28 @@ pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<StateDict> {
     let parsed = SafeTensors::deserialize(bytes).map_err(corrupt)?;
     let mut tensors = BTreeMap::new();
     for (name, view) in parsed.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(Error::DtypeMismatch {
-                path: path.to_path_buf(),
-                name,
-                found: format!("{:?}", view.dtype()),
-            });
-        }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let data = match view.dtype() {
+            Dtype::F32 => StoredData::F32(
+                view.data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+            Dtype::I64 => StoredData::I64(
+                view.data()
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                    .collect(),
+            ),
+            other => {
+                return Err(Error::DtypeMismatch {
+                    path: path.to_path_buf(),
+                    name,
+                    expected: "F32 or I64".into(),
+                    found: format!("{other:?}"),
+                });
+            }
+        };
         tensors.insert(
             name,
             StoredTensor {
@@ -212,19 +266,22 @@ pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<StateDict> {
 }
 
 impl StateDict {
-    /// Uploads the tensor `name`, checking it has `expected` shape.
-    pub fn tensor<B: Backend>(
-        &self,
-        name: &str,
-        expected: &Shape,
-        backend: &B,
-    ) -> Result<Tensor<B>> {
+    /// The tensor `name`, checked to have `expected` shape and `dtype`.
+    fn stored(&self, name: &str, expected: &Shape, dtype: StateDtype) -> Result<&StoredTensor> {
         let stored = self.tensors.get(name).ok_or_else(|| Error::MissingTensor {
             path: self.path.clone(),
             name: name.to_string(),
             expected: expected.clone(),
             present: self.names(),
         })?;
+        if stored.dtype() != dtype {
+            return Err(Error::DtypeMismatch {
+                path: self.path.clone(),
+                name: name.to_string(),
+                expected: dtype.name().into(),
+                found: stored.dtype().name().into(),
+            });
+        }
         if &stored.shape != expected {
             return Err(Error::ShapeMismatch {
                 path: self.path.clone(),
@@ -233,7 +290,40 @@ impl StateDict {
                 found: stored.shape.clone(),
             });
         }
-        Ok(Tensor::from_slice(&stored.data, expected.clone(), backend)?)
+        Ok(stored)
+    }
+
+    /// Uploads the F32 tensor `name`, checking it has `expected` shape.
+    pub fn tensor<B: Backend>(
+        &self,
+        name: &str,
+        expected: &Shape,
+        backend: &B,
+    ) -> Result<Tensor<B>> {
+        match &self.stored(name, expected, StateDtype::F32)?.data {
+            StoredData::F32(data) => Ok(Tensor::from_slice(data, expected.clone(), backend)?),
+            StoredData::I64(_) => unreachable!("`stored` checked the dtype"),
+        }
+    }
+
+    /// The tensor `name` with the dtype and shape of `like` (an F32 one uploaded to `like`'s
+    /// backend): what loading a buffer takes.
+    pub fn state_tensor<B: Backend>(
+        &self,
+        name: &str,
+        like: &StateTensor<B>,
+    ) -> Result<StateTensor<B>> {
+        let stored = self.stored(name, like.shape(), like.dtype())?;
+        Ok(match (&stored.data, like) {
+            (StoredData::F32(data), StateTensor::F32(like)) => StateTensor::F32(
+                Tensor::from_slice(data, stored.shape.clone(), like.backend())?,
+            ),
+            (StoredData::I64(data), _) => StateTensor::I64(I64Tensor {
+                shape: stored.shape.clone(),
+                data: data.clone(),
+            }),
+            (StoredData::F32(_), StateTensor::I64(_)) => unreachable!("`stored` checked the dtype"),
+        })
     }
 
     /// The tensor names, comma-separated.
@@ -257,7 +347,8 @@ impl StateDict {
     }
 }
 
-/// Saves a module's parameters (PyTorch names, F32, PyTorch shapes) as safetensors, atomically.
+/// Saves a module's state dict — parameters and buffers, with PyTorch's names, dtypes and
+/// shapes — as safetensors, atomically.
 pub fn save_module<B: Backend, M: Module<B> + ?Sized>(
     module: &M,
     path: impl AsRef<Path>,
@@ -265,17 +356,30 @@ pub fn save_module<B: Backend, M: Module<B> + ?Sized>(
     save_safetensors(path, &module.state_dict(), &BTreeMap::new())
 }
 
-/// Loads a state dict into a module, strictly: every parameter must be present with its shape,
-/// and nothing else may be. On error no parameter has been changed.
+/// Loads a state dict into a module, strictly: every parameter and buffer must be present with
+/// its dtype and shape, and nothing else may be. On error nothing has been changed.
 pub fn load_module<B: Backend, M: Module<B> + ?Sized>(module: &M, dict: &StateDict) -> Result<()> {
     let params = module.named_parameters();
-    dict.reject_unexpected(params.iter().map(|(n, _)| n.as_str()))?;
+    let buffers = module.named_buffers();
+    dict.reject_unexpected(
+        params
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .chain(buffers.iter().map(|(n, _)| n.as_str())),
+    )?;
     let mut values = Vec::with_capacity(params.len());
     for (name, p) in &params {
         values.push(dict.tensor(name, &p.shape(), &p.backend())?);
     }
+    let mut buffer_values = Vec::with_capacity(buffers.len());
+    for (name, b) in &buffers {
+        buffer_values.push(dict.state_tensor(name, &b.get())?);
+    }
     for ((_, p), value) in params.iter().zip(values) {
         p.set_value(value);
+    }
+    for ((_, b), value) in buffers.iter().zip(buffer_values) {
+        b.set(value);
     }
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::Path;
 
 use ember_nn::state_dict::{
-    load_module, load_safetensors, remove_stale_temp_files, save_safetensors, write_atomic,
-    write_atomic_with,
+    StoredTensor, load_module, load_safetensors, remove_stale_temp_files, save_safetensors,
+    write_atomic, write_atomic_with,
 };
 use ember_nn::{Error, Linear, Module, ReLU, Sequential};
 use ember_tensor::{Cpu, Tensor, seeded_rng};
@@ -28,24 +28,22 @@ fn save(path: &Path, tensors: Vec<(&str, Tensor<Cpu>)>) {
     save_safetensors(path, &tensors, &BTreeMap::new()).unwrap();
 }
 
-fn load_into_model(path: &Path) -> (Sequential<Cpu>, Vec<Vec<f32>>, Result<(), Error>) {
+fn load_into_model(path: &Path) -> (Sequential<Cpu>, Vec<StoredTensor>, Result<(), Error>) {
     let m = model();
-    let before: Vec<Vec<f32>> = m
-        .state_dict()
-        .iter()
-        .map(|(_, t)| t.to_vec().unwrap())
-        .collect();
+    let before = host_state(&m);
     let result = load_safetensors(path).and_then(|d| load_module(&m, &d));
     (m, before, result)
 }
 
-fn assert_unchanged(m: &Sequential<Cpu>, before: &[Vec<f32>]) {
-    let after: Vec<Vec<f32>> = m
-        .state_dict()
+fn host_state(m: &dyn Module<Cpu>) -> Vec<StoredTensor> {
+    m.state_dict()
         .iter()
-        .map(|(_, t)| t.to_vec().unwrap())
-        .collect();
-    assert_eq!(after, before, "a failed load changed the model");
+        .map(|(_, t)| t.to_stored().unwrap())
+        .collect()
+}
+
+fn assert_unchanged(m: &dyn Module<Cpu>, before: &[StoredTensor]) {
+    assert_eq!(host_state(m), before, "a failed load changed the model");
 }
 
 fn good_tensors() -> Vec<(&'static str, Tensor<Cpu>)> {
@@ -60,7 +58,7 @@ fn good_tensors() -> Vec<(&'static str, Tensor<Cpu>)> {
                     "2.weight" => "2.weight",
                     _ => "2.bias",
                 },
-                t,
+                t.as_f32().expect("Linear has only F32 parameters").clone(),
             )
         })
         .collect()

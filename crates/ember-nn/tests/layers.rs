@@ -79,7 +79,7 @@ fn same_seed_same_parameters() {
             .append(Linear::new(8, 3, &mut rng, &Cpu).unwrap())
             .state_dict()
             .into_iter()
-            .map(|(n, t)| (n, t.to_vec().unwrap()))
+            .map(|(n, t)| (n, t.to_stored().unwrap()))
             .collect::<Vec<_>>()
     };
     assert_eq!(build(777), build(777));

@@ -1,5 +1,6 @@
-//! The checkpoint written after every epoch: model, optimizer state, epoch, the run's
-//! configuration and metrics so far, in one safetensors file written atomically.
+//! The checkpoint written after every epoch: model (parameters and buffers, such as BatchNorm's
+//! running statistics, in their dtypes), optimizer state, epoch, the run's configuration and
+//! metrics so far, in one safetensors file written atomically.
 //!
 //! The data loader's shuffle for epoch `e` is a pure function of `(seed, e)`, so the seed and
 //! the completed epoch are the whole random state a resumed run needs.
@@ -8,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ember_nn::state_dict::{StateDict, load_safetensors, save_safetensors};
-use ember_nn::{Module, Sequential};
+use ember_nn::{Module, Sequential, StateTensor};
 use ember_optim::{AnyOptimizer, Optimizer};
-use ember_tensor::{Backend, Tensor};
+use ember_tensor::Backend;
 
 use crate::metrics::EpochMetrics;
 use crate::{Error, Result, TrainConfig};
@@ -46,7 +47,7 @@ pub fn save<B: Backend>(
     epoch: usize,
     history: &[EpochMetrics],
 ) -> Result<PathBuf> {
-    let mut tensors: Vec<(String, Tensor<B>)> = model
+    let mut tensors: Vec<(String, StateTensor<B>)> = model
         .state_dict()
         .into_iter()
         .map(|(n, t)| (format!("{MODEL_PREFIX}{n}"), t))
@@ -55,7 +56,7 @@ pub fn save<B: Backend>(
     tensors.extend(
         optim_tensors
             .into_iter()
-            .map(|(n, t)| (format!("{OPTIMIZER_PREFIX}{n}"), t)),
+            .map(|(n, t)| (format!("{OPTIMIZER_PREFIX}{n}"), StateTensor::F32(t))),
     );
     let mut metadata: BTreeMap<String, String> = optim_meta
         .into_iter()

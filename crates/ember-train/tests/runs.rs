@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ember_nn::state_dict::{load_safetensors, save_safetensors};
+use ember_nn::state_dict::{StoredData, load_safetensors, save_safetensors};
+use ember_nn::{I64Tensor, StateTensor};
 use ember_tensor::{Cpu, Tensor};
 use ember_train::{Error, Experiment, OutputOptions, Resume, TrainConfig, train_on};
 
@@ -446,7 +447,7 @@ fn an_infinite_gradient_norm_stops_the_run_while_the_loss_looks_fine() {
 }
 
 /// Rewrites the checkpoint of `run` with `metadata` applied to its metadata and `tensor` to
-/// each tensor's values.
+/// each F32 tensor's values.
 fn rewrite_checkpoint(
     run: &Path,
     metadata: impl FnOnce(&mut BTreeMap<String, String>),
@@ -455,16 +456,25 @@ fn rewrite_checkpoint(
     let path = run.join("checkpoint.safetensors");
     let mut dict = load_safetensors(&path).unwrap();
     metadata(&mut dict.metadata);
-    let tensors: Vec<(String, Tensor<Cpu>)> = dict
+    let tensors: Vec<(String, StateTensor<Cpu>)> = dict
         .tensors
         .iter()
         .map(|(name, t)| {
-            let mut data = t.data.clone();
-            tensor(name, &mut data);
-            (
-                name.clone(),
-                Tensor::from_vec(data, t.shape.clone(), &Cpu).unwrap(),
-            )
+            let value = match &t.data {
+                StoredData::F32(data) => {
+                    let mut data = data.clone();
+                    tensor(name, &mut data);
+                    Tensor::from_vec(data, t.shape.clone(), &Cpu)
+                        .unwrap()
+                        .into()
+                }
+                StoredData::I64(data) => I64Tensor {
+                    shape: t.shape.clone(),
+                    data: data.clone(),
+                }
+                .into(),
+            };
+            (name.clone(), value)
         })
         .collect();
     save_safetensors(&path, &tensors, &dict.metadata).unwrap();
