@@ -48,7 +48,8 @@ struct DownloadArgs {
 /// Options of a training run (the seed's values by default).
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Experiment: mlp, softmax, softmax-normal, mlp-sigmoid, deep-relu, deep-sigmoid.
+    /// Experiment: mlp, softmax, softmax-normal, mlp-sigmoid, deep-relu, deep-sigmoid, cnn,
+    /// mlp-batchnorm (`list` shows them with a description).
     #[arg(value_name = "EXPERIMENT")]
     experiment_positional: Option<String>,
     /// Experiment (same as the positional argument).

@@ -1,8 +1,10 @@
-//! The experiments, by name: the seed's models and the vanishing-gradient pair.
+//! The experiments, by name: the seed's models, the vanishing-gradient pair, the lab's CNN and
+//! its batch-normalised MLP.
 
 use ember_nn::init::{self, FanMode};
 use ember_nn::{
-    Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid, Unflatten,
+    BatchNorm1d, BatchNormConfig, Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, ReLU,
+    Sequential, Sigmoid, Unflatten,
 };
 use ember_tensor::{Backend, seeded_rng};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,10 @@ pub enum Experiment {
     /// The lab's CNN: two blocks of Conv2d(3×3, padding 1) → ReLU → MaxPool2d(2), 32 and 64
     /// channels, then Linear(3136, 10) with Xavier-uniform weights.
     Cnn,
+    /// The `mlp` with `BatchNorm1d` between each hidden Linear layer and its ReLU (lab 10-6's
+    /// layout: `Sequential(Linear, BatchNorm1d, ReLU, Linear, BatchNorm1d, ReLU, Linear)`, so
+    /// PyTorch's names `0.weight`, `1.running_mean`, …, `6.bias`).
+    MlpBatchnorm,
 }
 
 /// How weights are initialised.
@@ -82,7 +88,7 @@ impl InitScheme {
 
 impl Experiment {
     /// Every experiment, the default first.
-    pub const ALL: [Experiment; 7] = [
+    pub const ALL: [Experiment; 8] = [
         Experiment::Mlp,
         Experiment::Softmax,
         Experiment::SoftmaxNormal,
@@ -90,6 +96,7 @@ impl Experiment {
         Experiment::DeepRelu,
         Experiment::DeepSigmoid,
         Experiment::Cnn,
+        Experiment::MlpBatchnorm,
     ];
 
     /// The name on the command line.
@@ -102,6 +109,7 @@ impl Experiment {
             Experiment::DeepRelu => "deep-relu",
             Experiment::DeepSigmoid => "deep-sigmoid",
             Experiment::Cnn => "cnn",
+            Experiment::MlpBatchnorm => "mlp-batchnorm",
         }
     }
 
@@ -115,6 +123,7 @@ impl Experiment {
             Experiment::DeepRelu => "784-256-256-256-256-10 with ReLU",
             Experiment::DeepSigmoid => "784-256-256-256-256-10 with sigmoid (vanishing gradients)",
             Experiment::Cnn => "the lab's CNN: 2 × (conv 3×3, ReLU, max-pool 2), Linear 3136→10",
+            Experiment::MlpBatchnorm => "784-256-256-10 with BatchNorm1d before each ReLU",
         }
     }
 
@@ -135,7 +144,9 @@ impl Experiment {
     pub fn widths(self) -> &'static [usize] {
         match self {
             Experiment::Cnn => &[3136, 10],
-            Experiment::Mlp | Experiment::MlpSigmoid => &[784, 256, 256, 10],
+            Experiment::Mlp | Experiment::MlpSigmoid | Experiment::MlpBatchnorm => {
+                &[784, 256, 256, 10]
+            }
             Experiment::Softmax | Experiment::SoftmaxNormal => &[784, 10],
             Experiment::DeepRelu | Experiment::DeepSigmoid => &[784, 256, 256, 256, 256, 10],
         }
@@ -187,6 +198,9 @@ impl Experiment {
         for (i, pair) in widths.windows(2).enumerate() {
             model.push(Linear::new(pair[0], pair[1], &mut rng, backend)?);
             if i + 2 < widths.len() {
+                if self == Experiment::MlpBatchnorm {
+                    model.push(BatchNorm1d::new(BatchNormConfig::new(pair[1]), backend)?);
+                }
                 if self.uses_sigmoid() {
                     model.push(Sigmoid);
                 } else {
@@ -203,8 +217,9 @@ impl Experiment {
     }
 }
 
-/// Re-initialises with `scheme` every weight whose name `select` accepts (biases keep
-/// PyTorch's default, as in the seed's `normal_` run).
+/// Re-initialises with `scheme` every layer weight (a matrix or a convolution kernel, not
+/// BatchNorm's per-channel scale) whose name `select` accepts (biases keep PyTorch's default,
+/// as in the seed's `normal_` run).
 fn reinit_weights<B: Backend>(
     model: &Sequential<B>,
     scheme: InitScheme,
@@ -212,7 +227,7 @@ fn reinit_weights<B: Backend>(
     rng: &mut ember_tensor::SeededRng,
 ) -> Result<()> {
     for (name, p) in model.named_parameters() {
-        if !name.ends_with("weight") || !select(&name) {
+        if !name.ends_with("weight") || p.shape().dims().len() < 2 || !select(&name) {
             continue;
         }
         match scheme {

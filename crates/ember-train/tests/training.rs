@@ -167,6 +167,7 @@ fn unknown_names_list_what_exists() {
         "deep-relu",
         "deep-sigmoid",
         "cnn",
+        "mlp-batchnorm",
     ] {
         assert!(err.contains(name), "{err}");
     }
@@ -237,9 +238,10 @@ fn every_experiment_builds_and_trains_a_step() {
             ..common::quick_config(data.path(), out.path(), 1)
         };
         let summary = train_on(&Cpu, config, None, QUIET).unwrap();
-        // One weight per Linear layer, plus the two convolutions of `cnn`.
+        // One weight per Linear layer, plus the two convolutions of `cnn` and the two
+        // BatchNorm scales of `mlp-batchnorm`.
         let convolutions = match experiment {
-            ember_train::Experiment::Cnn => 2,
+            ember_train::Experiment::Cnn | ember_train::Experiment::MlpBatchnorm => 2,
             _ => 0,
         };
         assert_eq!(
