@@ -615,3 +615,61 @@ fn incompatible_shapes_are_not_broadcast() {
         }
     }
 }
+
+/// Per-channel operands (`[1, C, 1]` against `[N, C, S]`, BatchNorm's shapes) and their
+/// relatives, on either side: every element equals `op` of the two values its index selects,
+/// bit for bit.
+#[test]
+fn broadcast_per_channel_values_on_either_side() {
+    let cases: [(&[usize], &[usize]); 7] = [
+        (&[2, 3, 4], &[1, 3, 1]),
+        (&[2, 3, 4], &[3, 1]),
+        (&[2, 3, 4, 5], &[3, 1, 1]),
+        (&[2, 3, 4], &[2, 3, 1]),
+        (&[2, 3, 4], &[3, 4]),
+        (&[2, 1, 3, 2], &[1, 1, 3, 1]),
+        (&[3, 2, 0], &[1, 2, 1]),
+    ];
+    for (full_shape, small_shape) in cases {
+        let full_shape = Shape::from(full_shape);
+        let small_shape = Shape::from(small_shape);
+        let full: Vec<f32> = (0..full_shape.numel())
+            .map(|i| i as f32 * 0.37 - 2.0)
+            .collect();
+        let small: Vec<f32> = (0..small_shape.numel())
+            .map(|i| i as f32 * 1.3 + 0.5)
+            .collect();
+        // The index into `small` of each output element, from the broadcasting rule.
+        let out = full_shape.dims();
+        let offset = out.len() - small_shape.dims().len();
+        let small_index = |mut flat: usize| {
+            let mut index = 0;
+            let mut stride = 1;
+            for axis in (0..out.len()).rev() {
+                let coordinate = flat % out[axis];
+                flat /= out[axis];
+                if axis >= offset {
+                    let d = small_shape.dims()[axis - offset];
+                    if d > 1 {
+                        index += coordinate * stride;
+                    }
+                    stride *= d;
+                }
+            }
+            index
+        };
+        let a = t(&full, full_shape.dims());
+        let b = t(&small, small_shape.dims());
+        for &op in BinaryOp::ALL {
+            let right = vals(&a.binary(op, &b).unwrap());
+            let left = vals(&b.binary(op, &a).unwrap());
+            for (i, &x) in full.iter().enumerate() {
+                let c = small[small_index(i)];
+                let what = format!("{} {full_shape} with {small_shape} at {i}", op.name());
+                assert_eq!(right[i].to_bits(), op.apply(x, c).to_bits(), "{what}");
+                assert_eq!(left[i].to_bits(), op.apply(c, x).to_bits(), "{what}");
+            }
+            assert_eq!(right.len(), full.len());
+        }
+    }
+}

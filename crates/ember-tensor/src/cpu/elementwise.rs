@@ -98,6 +98,30 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `op` between each run of `inner` consecutive elements of `full` and one value of
+    /// `channels`, cycling through `channels`: a per-channel broadcast such as `[N, C, S]` with
+    /// `[1, C, 1]` (BatchNorm2d). `channels` on the right when `channels_are_rhs`.
+    pub(super) fn binary_channels(
+        op: BinaryOp,
+        full: &[f32],
+        channels: &[f32],
+        inner: usize,
+        channels_are_rhs: bool,
+    ) -> Vec<f32> {
+        let mut data = Vec::with_capacity(full.len());
+        for_each_binary!(op, |OP| for (k, run) in full.chunks_exact(inner).enumerate() {
+            let c = channels[k % channels.len()];
+            if channels_are_rhs {
+                data.extend(run.iter().map(|&a| OP.apply(a, c)));
+            } else {
+                data.extend(run.iter().map(|&b| OP.apply(c, b)));
+            }
+        });
+        data
+    }
+}
+
 pub(super) fn unary_backward(
     op: UnaryOp,
     x: &CpuStorage,
@@ -159,6 +183,23 @@ pub(super) fn binary(
             return Ok(ArcArray1::from(binary_rows(op, b_slice, a_slice, false)));
         }
     }
+    // Per-channel values against a tensor (`[1, C, 1]` with `[N, C, S]`): one value per run.
+    if let (Some(a_slice), Some(b_slice)) = (a.as_slice(), b.as_slice()) {
+        if a.len() == n
+            && let Some(inner) = channel_run(b_shape, out)
+        {
+            return Ok(ArcArray1::from(binary_channels(
+                op, a_slice, b_slice, inner, true,
+            )));
+        }
+        if b.len() == n
+            && let Some(inner) = channel_run(a_shape, out)
+        {
+            return Ok(ArcArray1::from(binary_channels(
+                op, b_slice, a_slice, inner, false,
+            )));
+        }
+    }
     // The general case: ndarray's broadcasting follows the same rules as PyTorch.
     let a_view = dyn_view(a, a_shape)?;
     let b_view = dyn_view(b, b_shape)?;
@@ -182,6 +223,27 @@ pub(super) fn binary(
 fn is_row(shape: &Shape, out: &Shape) -> bool {
     let dims = shape.dims();
     dims.last() == out.dims().last() && dims.iter().rev().skip(1).all(|&d| d == 1)
+}
+
+/// If `shape`, aligned right against `out`, equals `out` on one block of consecutive axes and
+/// is 1 elsewhere (`[1, C, 1]` against `[N, C, S]`), the number of output elements each of its
+/// values covers in a row (`S`); `None` otherwise (or when it has no axis to cycle through).
+fn channel_run(shape: &Shape, out: &Shape) -> Option<usize> {
+    let out = out.dims();
+    let dims = shape.dims();
+    if dims.len() > out.len() || shape.numel() <= 1 {
+        return None;
+    }
+    let offset = out.len() - dims.len();
+    let matches = |axis: usize| axis >= offset && dims[axis - offset] == out[axis];
+    let is_one = |axis: usize| axis < offset || dims[axis - offset] == 1;
+    let first = (0..out.len()).find(|&a| !is_one(a))?;
+    let end = (first..out.len())
+        .find(|&a| is_one(a) && !matches(a))
+        .unwrap_or(out.len());
+    let block_matches = (first..end).all(matches);
+    let rest_ones = (end..out.len()).all(is_one);
+    (block_matches && rest_ones).then(|| out[end..].iter().product::<usize>().max(1))
 }
 
 pub(super) fn dyn_view<'a>(x: &'a CpuStorage, shape: &Shape) -> Result<ArrayViewD<'a, f32>> {
