@@ -116,6 +116,29 @@ fn cnn_training_steps_give_the_same_loss_on_gpu_and_cpu() {
     );
 }
 
+/// `mlp-batchnorm`: batch statistics and their gradient through Adam steps (evaluation with
+/// running statistics is checked on both backends in `ember-nn/tests/pytorch_batchnorm.rs`).
+#[test]
+fn mlp_batchnorm_training_steps_give_the_same_loss_on_gpu_and_cpu() {
+    const BN_STEPS: usize = 20;
+    let Some(gpu) = ember_wgpu::test_device() else {
+        return;
+    };
+    let Some(data) = fashion_mnist_subset(2_000) else {
+        return;
+    };
+    let cpu = losses(&Cpu, &data, Experiment::MlpBatchnorm, 100, BN_STEPS);
+    let gpu_losses = losses(&gpu, &data, Experiment::MlpBatchnorm, 100, BN_STEPS);
+    assert!(cpu[BN_STEPS - 1] < cpu[0], "it learns: {cpu:?}");
+    let worst = assert_losses_agree(&cpu, &gpu_losses);
+    eprintln!(
+        "{BN_STEPS} mlp-batchnorm steps on {}: losses {} → {}, worst relative difference {worst:e}",
+        gpu.name(),
+        cpu[0],
+        cpu[BN_STEPS - 1]
+    );
+}
+
 /// Asserts the losses agree within 1e-4 relative at every step; returns the worst difference.
 fn assert_losses_agree(cpu: &[f32], gpu_losses: &[f32]) -> f32 {
     assert_eq!(cpu.len(), gpu_losses.len());

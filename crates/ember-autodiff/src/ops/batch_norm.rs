@@ -37,14 +37,36 @@ pub struct BatchNormOutput<B: Backend> {
     pub count: usize,
 }
 
-/// `t` (`[N, C, S]`) summed over `N` and `S`, kept as `[1, C, 1]`.
+/// The layout the op computes in: `[N, C]` against per-channel `[C]` rows when there is no
+/// spatial extent (BatchNorm1d on `[N, C]`: the backends' fast row broadcast), else
+/// `[N, C, S]` against `[1, C, 1]`.
+struct Layout {
+    values: Vec<usize>,
+    per_channel: Vec<usize>,
+}
+
+impl Layout {
+    fn new(n: usize, c: usize, spatial: usize) -> Self {
+        if spatial == 1 {
+            Layout {
+                values: vec![n, c],
+                per_channel: vec![c],
+            }
+        } else {
+            Layout {
+                values: vec![n, c, spatial],
+                per_channel: vec![1, c, 1],
+            }
+        }
+    }
+}
+
+/// `t` (`[N, C]` or `[N, C, S]`) summed over all but `C`, in the per-channel shape.
 fn channel_sum<B: Backend>(t: &Tensor<B>) -> ember_tensor::Result<Tensor<B>> {
-    let per_sample = if t.dims()[2] > 1 {
-        t.sum_axis(2, true)?
-    } else {
-        t.clone()
-    };
-    per_sample.sum_axis(0, true)
+    match t.dims().len() {
+        2 => t.sum_axis(0, false),
+        _ => t.sum_axis(2, true)?.sum_axis(0, true),
+    }
 }
 
 impl<B: Backend> Var<B> {
@@ -70,8 +92,9 @@ impl<B: Backend> Var<B> {
         let (n, c) = (dims[0], dims[1]);
         let spatial: usize = dims[2..].iter().product();
         let count = n * spatial;
-        let per_channel = [1, c, 1];
-        let x3 = x.reshape([n, c, spatial])?;
+        let layout = Layout::new(n, c, spatial);
+        let per_channel = layout.per_channel.clone();
+        let x3 = x.reshape(layout.values.clone())?;
         let (mean, var, batch_statistics) = match statistics {
             BatchNormStatistics::Batch => {
                 let scale = 1.0 / count as f32;
@@ -79,13 +102,17 @@ impl<B: Backend> Var<B> {
                 let var = channel_sum(&x3.sub(&mean)?.square()?)?.mul_scalar(scale)?;
                 (mean, var, true)
             }
-            BatchNormStatistics::Given { mean, var } => {
-                (mean.reshape(per_channel)?, var.reshape(per_channel)?, false)
-            }
+            BatchNormStatistics::Given { mean, var } => (
+                mean.reshape(per_channel.clone())?,
+                var.reshape(per_channel.clone())?,
+                false,
+            ),
         };
         let inv_std = Tensor::scalar(1.0, x.backend())?.div(&var.add_scalar(eps)?.sqrt()?)?;
         let x_hat = x3.sub(&mean)?.mul(&inv_std)?;
-        let w = weight.map(|w| w.value().reshape(per_channel)).transpose()?;
+        let w = weight
+            .map(|w| w.value().reshape(per_channel.clone()))
+            .transpose()?;
         let b = bias.map(|b| b.value().reshape(per_channel)).transpose()?;
         let mut y = match &w {
             Some(w) => x_hat.mul(w)?,
@@ -104,7 +131,7 @@ impl<B: Backend> Var<B> {
         inputs.extend(weight);
         inputs.extend(bias);
         let output = Var::from_op(y, "batch_norm", &inputs, move |g| {
-            let g3 = g.reshape([n, c, spatial])?;
+            let g3 = g.reshape(layout.values.clone())?;
             let needs_sums = wants_weight || (wants_input && batch_statistics);
             let sum_g = if wants_bias || (wants_input && batch_statistics) {
                 Some(channel_sum(&g3)?)
