@@ -1,7 +1,7 @@
 //! # ember-nn
 //!
-//! The [`Module`] trait, layers ([`Linear`], [`ReLU`], [`Sigmoid`], [`Tanh`], [`Sequential`]),
-//! losses ([`CrossEntropyLoss`], [`MSELoss`]), initialisers ([`init`]) and safetensors state
+//! The [`Module`] trait, layers ([`Linear`], [`ReLU`], [`Sigmoid`], [`Tanh`], [`Sequential`],
+//! [`Conv2d`], [`BatchNorm1d`], [`BatchNorm2d`], …), module [`Buffer`]s, losses ([`CrossEntropyLoss`], [`MSELoss`]), initialisers ([`init`]) and safetensors state
 //! dicts ([`state_dict`]) whose names, dtypes and shapes match PyTorch's.
 //!
 //! **In the stack:** above `ember-autodiff` and `ember-tensor`; `ember-optim` updates the
