@@ -50,6 +50,19 @@ impl StoredTensor {
             StoredData::I64(_) => StateDtype::I64,
         }
     }
+
+    /// As a state-dict value: F32 uploaded to `backend`, I64 kept on the host.
+    pub fn upload<B: Backend>(&self, backend: &B) -> Result<StateTensor<B>> {
+        Ok(match &self.data {
+            StoredData::F32(data) => {
+                StateTensor::F32(Tensor::from_slice(data, self.shape.clone(), backend)?)
+            }
+            StoredData::I64(data) => StateTensor::I64(I64Tensor {
+                shape: self.shape.clone(),
+                data: data.clone(),
+            }),
+        })
+    }
 }
 
 impl<B: Backend> StateTensor<B> {
@@ -314,16 +327,16 @@ impl StateDict {
         like: &StateTensor<B>,
     ) -> Result<StateTensor<B>> {
         let stored = self.stored(name, like.shape(), like.dtype())?;
-        Ok(match (&stored.data, like) {
-            (StoredData::F32(data), StateTensor::F32(like)) => StateTensor::F32(
-                Tensor::from_slice(data, stored.shape.clone(), like.backend())?,
-            ),
-            (StoredData::I64(data), _) => StateTensor::I64(I64Tensor {
+        match like {
+            StateTensor::F32(like) => stored.upload(like.backend()),
+            StateTensor::I64(_) => Ok(StateTensor::I64(I64Tensor {
                 shape: stored.shape.clone(),
-                data: data.clone(),
-            }),
-            (StoredData::F32(_), StateTensor::I64(_)) => unreachable!("`stored` checked the dtype"),
-        })
+                data: match &stored.data {
+                    StoredData::I64(data) => data.clone(),
+                    StoredData::F32(_) => unreachable!("`stored` checked the dtype"),
+                },
+            })),
+        }
     }
 
     /// The tensor names, comma-separated.

@@ -4,7 +4,7 @@
 //! Then the BatchNorm MLP PyTorch saved (`bn_mlp.safetensors`, buffers included), and the errors
 //! for bad input.
 
-use std::path::PathBuf;
+mod common;
 
 use ember_autodiff::Var;
 use ember_nn::state_dict::{load_module, load_safetensors, save_module, save_safetensors};
@@ -16,44 +16,11 @@ use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
 use safetensors::SafeTensors;
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pytorch")
-}
+use common::{fixtures, json, tensor};
 
-fn json(file: &str) -> Value {
-    let path = fixtures().join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("valid JSON")
-}
-
-/// A nested JSON array as its dimensions and row-major values.
-fn array(value: &Value) -> (Vec<usize>, Vec<f64>) {
-    match value {
-        Value::Array(items) => {
-            let parts: Vec<(Vec<usize>, Vec<f64>)> = items.iter().map(array).collect();
-            let mut dims = vec![items.len()];
-            dims.extend(parts.first().map(|(d, _)| d.clone()).unwrap_or_default());
-            (dims, parts.into_iter().flat_map(|(_, v)| v).collect())
-        }
-        other => (vec![], vec![other.as_f64().expect("a number")]),
-    }
-}
-
-fn tensor<B: Backend>(value: &Value, backend: &B) -> Tensor<B> {
-    let (dims, values) = array(value);
-    Tensor::from_vec(values.iter().map(|&v| v as f32).collect(), dims, backend).expect("tensor")
-}
-
+/// Within 1e-5 absolute or relative.
 fn assert_close<B: Backend>(what: &str, got: &Tensor<B>, want: &Value, tolerance: f64) {
-    let (dims, want) = array(want);
-    assert_eq!(got.dims(), dims.as_slice(), "{what}: shape");
-    for (i, (&g, &w)) in got.to_vec().unwrap().iter().zip(&want).enumerate() {
-        let err = (g as f64 - w).abs();
-        assert!(
-            err <= tolerance.max(tolerance * w.abs()),
-            "{what}[{i}]: Ember {g}, PyTorch {w} (error {err:e})"
-        );
-    }
+    common::assert_close(what, got, want, tolerance, tolerance);
 }
 
 /// One fixture case on `backend`: training forward and backward, a second training batch,
@@ -72,30 +39,7 @@ fn check_case<B: Backend, M: Module<B>>(
     for (param, var) in layer.named_parameters() {
         var.set_value(tensor(&case["params"][&param], backend));
     }
-    let x = Var::parameter(tensor(&case["input"], backend));
-    let y = layer.forward(&x).unwrap();
-    assert_close(&format!("{name} output"), &y.value(), &case["output"], 1e-5);
-    let upstream = Var::constant(tensor(&case["upstream_grad"], backend));
-    y.mul(&upstream)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    assert_close(
-        &format!("{name} grad input"),
-        &x.grad().unwrap(),
-        &case["grad_input"],
-        1e-5,
-    );
-    for (param, var) in layer.named_parameters() {
-        assert_close(
-            &format!("{name} grad {param}"),
-            &var.grad().unwrap(),
-            &case["param_grads"][&param],
-            1e-5,
-        );
-    }
+    common::check_forward_backward(name, case, &layer, backend, 1e-5, 1e-5);
 
     let second = Var::constant(tensor(&case["second_batch"], backend));
     ember_autodiff::no_grad(|| layer.forward(&second)).unwrap();

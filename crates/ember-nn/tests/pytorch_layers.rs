@@ -2,7 +2,7 @@
 //! float64): outputs, input gradients and parameter gradients within 1e-5 relative / 1e-6
 //! absolute; and the layers' errors for bad input.
 
-use std::path::PathBuf;
+mod common;
 
 use ember_autodiff::Var;
 use ember_nn::{AvgPool2d, Conv2d, Conv2dConfig, Error, MaxPool2d, Module};
@@ -10,29 +10,11 @@ use ember_tensor::{Cpu, Tensor, seeded_rng};
 use serde_json::Value;
 
 fn fixture_cases() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/pytorch/nn_layers.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut all: Value = serde_json::from_str(&text).expect("valid JSON");
-    all["cases"].take()
-}
-
-/// A nested JSON array as its dimensions and row-major values.
-fn array(value: &Value) -> (Vec<usize>, Vec<f64>) {
-    match value {
-        Value::Array(items) => {
-            let parts: Vec<(Vec<usize>, Vec<f64>)> = items.iter().map(array).collect();
-            let mut dims = vec![items.len()];
-            dims.extend(parts.first().map(|(d, _)| d.clone()).unwrap_or_default());
-            (dims, parts.into_iter().flat_map(|(_, v)| v).collect())
-        }
-        other => (vec![], vec![other.as_f64().expect("a number")]),
-    }
+    common::json("nn_layers.json")["cases"].take()
 }
 
 fn tensor(value: &Value) -> Tensor {
-    let (dims, values) = array(value);
-    Tensor::from_vec(values.iter().map(|&v| v as f32).collect(), dims, &Cpu).expect("tensor")
+    common::tensor(value, &Cpu)
 }
 
 fn pair(value: &Value) -> [usize; 2] {
@@ -45,42 +27,9 @@ fn pair(value: &Value) -> [usize; 2] {
     }
 }
 
-fn assert_matches(what: &str, got: &Tensor, want: &Value) {
-    let (dims, want) = array(want);
-    assert_eq!(got.dims(), dims.as_slice(), "{what}: shape");
-    for (i, (&g, &w)) in got.to_vec().unwrap().iter().zip(&want).enumerate() {
-        let err = (g as f64 - w).abs();
-        assert!(
-            err <= 1e-6_f64.max(1e-5 * w.abs()),
-            "{what}[{i}]: Ember {g}, PyTorch {w} (error {err:e})"
-        );
-    }
-}
-
 /// Runs `layer` on the case's input, backpropagates its upstream gradient, and compares.
 fn check(name: &str, case: &Value, layer: &dyn Module<Cpu>) {
-    let x = Var::parameter(tensor(&case["input"]));
-    let y = layer.forward(&x).unwrap();
-    assert_matches(&format!("{name} output"), &y.value(), &case["output"]);
-    let upstream = Var::constant(tensor(&case["upstream_grad"]));
-    y.mul(&upstream)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    assert_matches(
-        &format!("{name} grad input"),
-        &x.grad().unwrap(),
-        &case["grad_input"],
-    );
-    for (param_name, param) in layer.named_parameters() {
-        assert_matches(
-            &format!("{name} grad {param_name}"),
-            &param.grad().unwrap(),
-            &case["param_grads"][&param_name],
-        );
-    }
+    common::check_forward_backward(name, case, layer, &Cpu, 1e-6, 1e-5);
 }
 
 #[test]

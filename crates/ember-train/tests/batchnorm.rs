@@ -5,7 +5,7 @@
 mod common;
 
 use ember_nn::state_dict::{StoredData, load_safetensors, save_safetensors};
-use ember_nn::{Dtype, I64Tensor, Module, StateTensor};
+use ember_nn::{Dtype, Module, StateTensor};
 use ember_tensor::{Cpu, Tensor};
 use ember_train::{Error, Experiment, InitScheme, OutputOptions, Resume, TrainConfig, train_on};
 
@@ -128,17 +128,12 @@ fn replace_in_checkpoint(run: &std::path::Path, name: &str, value: StateTensor<C
         .tensors
         .iter()
         .map(|(n, t)| {
-            let stored: StateTensor<Cpu> = match &t.data {
-                StoredData::F32(v) => Tensor::from_vec(v.clone(), t.shape.clone(), &Cpu)
-                    .unwrap()
-                    .into(),
-                StoredData::I64(v) => I64Tensor {
-                    shape: t.shape.clone(),
-                    data: v.clone(),
-                }
-                .into(),
+            let value = if n == name {
+                value.clone()
+            } else {
+                t.upload(&Cpu).unwrap()
             };
-            (n.clone(), if n == name { value.clone() } else { stored })
+            (n.clone(), value)
         })
         .collect();
     save_safetensors(&path, &tensors, &dict.metadata).unwrap();

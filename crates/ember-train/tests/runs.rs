@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ember_nn::StateTensor;
 use ember_nn::state_dict::{StoredData, load_safetensors, save_safetensors};
-use ember_nn::{I64Tensor, StateTensor};
 use ember_tensor::{Cpu, Tensor};
 use ember_train::{Error, Experiment, OutputOptions, Resume, TrainConfig, train_on};
 
@@ -468,11 +468,7 @@ fn rewrite_checkpoint(
                         .unwrap()
                         .into()
                 }
-                StoredData::I64(data) => I64Tensor {
-                    shape: t.shape.clone(),
-                    data: data.clone(),
-                }
-                .into(),
+                StoredData::I64(_) => t.upload(&Cpu).unwrap(),
             };
             (name.clone(), value)
         })

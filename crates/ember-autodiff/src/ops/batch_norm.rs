@@ -160,22 +160,19 @@ impl<B: Backend> Var<B> {
             } else {
                 None
             };
+            // Per-channel sums as `[C]` gradients, for the inputs present.
+            let per_channel = |wanted: bool, sum: &Option<Tensor<B>>| {
+                sum.as_ref()
+                    .filter(|_| wanted)
+                    .map(|s| s.reshape([c]))
+                    .transpose()
+            };
             let mut grads = vec![grad_input];
             if has_weight {
-                grads.push(
-                    wants_weight
-                        .then(|| sum_g_x_hat.as_ref().map(|s| s.reshape([c])))
-                        .flatten()
-                        .transpose()?,
-                );
+                grads.push(per_channel(wants_weight, &sum_g_x_hat)?);
             }
             if has_bias {
-                grads.push(
-                    wants_bias
-                        .then(|| sum_g.as_ref().map(|s| s.reshape([c])))
-                        .flatten()
-                        .transpose()?,
-                );
+                grads.push(per_channel(wants_bias, &sum_g)?);
             }
             Ok(grads)
         });
