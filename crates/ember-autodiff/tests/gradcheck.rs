@@ -361,6 +361,37 @@ fn batch_norm_passes_with_batch_and_given_statistics() {
 }
 
 #[test]
+fn batch_norm_of_a_vector_or_with_statistics_of_another_size_is_an_error() {
+    use ember_autodiff::{BatchNormStatistics, Error};
+    let vector = Var::constant(values([4], 190, false, 0.1));
+    let err = vector
+        .batch_norm(BatchNormStatistics::Batch, None, None, 1e-5)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Tensor(ember_tensor::Error::WrongRank {
+                op: "batch_norm",
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let x = Var::constant(values([4, 3], 191, false, 0.1));
+    let two = values([2], 192, true, 0.1);
+    let given = BatchNormStatistics::Given {
+        mean: &two,
+        var: &two,
+    };
+    assert!(x.batch_norm(given, None, None, 1e-5).is_err());
+    let weight = Var::parameter(two.clone());
+    assert!(
+        x.batch_norm(BatchNormStatistics::Batch, Some(&weight), None, 1e-5)
+            .is_err()
+    );
+}
+
+#[test]
 fn layout_ops_pass() {
     let x = values([2, 3, 4], 150, false, 0.1);
     let weights = values([4, 2, 3], 151, false, 0.1);

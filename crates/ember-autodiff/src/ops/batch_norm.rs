@@ -78,8 +78,10 @@ impl<B: Backend> Var<B> {
     /// `dbias = Σg`, `dweight = Σ g·x̂`; `dx = weight/σ · (g - Σg/n - x̂·Σ(g·x̂)/n)` with batch
     /// statistics, `dx = weight/σ · g` with given ones.
     ///
-    /// The caller checks the shapes (the layer knows its name for the message); a batch
-    /// statistic over one value per channel gives a zero variance, not an error.
+    /// An input of rank below 2 is [`ember_tensor::Error::WrongRank`]; statistics, weight or
+    /// bias without `C` values fail their reshape. A layer checks shapes first, to name itself
+    /// in the message; a batch statistic over one value per channel gives a zero variance, not
+    /// an error.
     pub fn batch_norm(
         &self,
         statistics: BatchNormStatistics<'_, B>,
@@ -89,27 +91,35 @@ impl<B: Backend> Var<B> {
     ) -> Result<BatchNormOutput<B>> {
         let x = self.value();
         let dims = x.dims().to_vec();
-        let (n, c) = (dims[0], dims[1]);
+        let &[n, c, ..] = dims.as_slice() else {
+            return Err(ember_tensor::Error::WrongRank {
+                op: "batch_norm",
+                expected: "a tensor of shape [N, C, ...]",
+                shape: x.shape().clone(),
+            }
+            .into());
+        };
         let spatial: usize = dims[2..].iter().product();
         let count = n * spatial;
         let layout = Layout::new(n, c, spatial);
         let per_channel = layout.per_channel.clone();
         let x3 = x.reshape(layout.values.clone())?;
-        let (mean, var, batch_statistics) = match statistics {
+        let (mean, var, centred, batch_statistics) = match statistics {
             BatchNormStatistics::Batch => {
                 let scale = 1.0 / count as f32;
                 let mean = channel_sum(&x3)?.mul_scalar(scale)?;
-                let var = channel_sum(&x3.sub(&mean)?.square()?)?.mul_scalar(scale)?;
-                (mean, var, true)
+                let centred = x3.sub(&mean)?;
+                let var = channel_sum(&centred.square()?)?.mul_scalar(scale)?;
+                (mean, var, centred, true)
             }
-            BatchNormStatistics::Given { mean, var } => (
-                mean.reshape(per_channel.clone())?,
-                var.reshape(per_channel.clone())?,
-                false,
-            ),
+            BatchNormStatistics::Given { mean, var } => {
+                let mean = mean.reshape(per_channel.clone())?;
+                let centred = x3.sub(&mean)?;
+                (mean, var.reshape(per_channel.clone())?, centred, false)
+            }
         };
         let inv_std = Tensor::scalar(1.0, x.backend())?.div(&var.add_scalar(eps)?.sqrt()?)?;
-        let x_hat = x3.sub(&mean)?.mul(&inv_std)?;
+        let x_hat = centred.mul(&inv_std)?;
         let w = weight
             .map(|w| w.value().reshape(per_channel.clone()))
             .transpose()?;
