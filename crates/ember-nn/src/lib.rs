@@ -1,6 +1,7 @@
 //! # ember-nn
 //!
-//! The [`Module`] trait, layers ([`Linear`], [`ReLU`], [`Sigmoid`], [`Tanh`], [`Sequential`]),
+//! The [`Module`] trait, layers ([`Linear`], [`ReLU`], [`Sigmoid`], [`Tanh`], [`Dropout`],
+//! [`Sequential`]),
 //! losses ([`CrossEntropyLoss`], [`MSELoss`]), initialisers ([`init`]) and safetensors state
 //! dicts ([`state_dict`]) whose names, dtypes and shapes match PyTorch's.
 //!
@@ -33,21 +34,25 @@
 #![warn(missing_docs)]
 
 mod conv2d;
+mod dropout;
 mod error;
 pub mod init;
 mod layers;
 mod loss;
 mod module;
 mod pool2d;
+mod random;
 mod reshape;
 pub mod state_dict;
 
 pub use conv2d::{Conv2d, Conv2dConfig};
+pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use layers::{Linear, ReLU, Sequential, Sigmoid, Tanh};
 pub use loss::{CrossEntropyLoss, MSELoss, Reduction};
 pub use module::{Module, join_name};
 pub use pool2d::{AvgPool2d, MaxPool2d};
+pub use random::RandomStream;
 pub use reshape::{Flatten, Unflatten};
 
 #[doc(hidden)]

@@ -3,6 +3,7 @@
 
 mod avg_pool2d;
 mod conv2d;
+mod dropout;
 mod elementwise;
 mod layout;
 mod loss;
