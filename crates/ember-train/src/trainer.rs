@@ -172,11 +172,16 @@ pub fn train_on<B: Backend>(
         let seconds = started.elapsed().as_secs_f64();
         model.set_training(false);
         let test_accuracy = evaluate(backend, &model, &data.test)?;
+        let train_accuracy = config
+            .train_accuracy
+            .then(|| evaluate(backend, &model, &data.train))
+            .transpose()?;
         progress.clear();
         let metrics = EpochMetrics {
             epoch,
             cost,
             test_accuracy,
+            train_accuracy,
             seconds,
             grad_norms,
         };
