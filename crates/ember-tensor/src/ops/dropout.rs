@@ -88,7 +88,9 @@ impl DropoutMask {
     /// [`DropoutMask::apply`] on a part of a tensor that starts at element `4 · first_block`:
     /// `out[i] = x[i] · factor`, so parts computed apart give the whole's bits.
     pub fn apply_from(&self, first_block: u32, x: &[f32], out: &mut [f32]) {
-        for (block, (x, out)) in (first_block..).zip(x.chunks(4).zip(out.chunks_mut(4))) {
+        let blocks = x.chunks(4).zip(out.chunks_mut(4));
+        for (i, (x, out)) in blocks.enumerate() {
+            let block = first_block.wrapping_add(i as u32);
             let factors = self.factors(block);
             for ((out, &v), f) in out.iter_mut().zip(x).zip(factors) {
                 *out = v * f;
