@@ -133,7 +133,7 @@ struct CompareArgs {
     /// depth-dropout (mlp-xavier, deep-xavier, deep-dropout: train and test accuracy) or
     /// batchnorm (mlp vs mlp-batchnorm). Its runs measure train accuracy; it writes
     /// GROUP.png and GROUP.md. Without it, --experiments are compared.
-    #[arg(value_name = "GROUP")]
+    #[arg(value_name = "GROUP", conflicts_with = "experiments")]
     group: Option<String>,
     /// Comma-separated experiments.
     #[arg(
