@@ -3,7 +3,7 @@
 use ember_autodiff::gradcheck::{GradCheck, check_gradients};
 use ember_autodiff::{Result, Var};
 use ember_tensor::conformance::OpKind;
-use ember_tensor::ops::{BinaryOp, ScalarOp, UnaryOp, WindowOptions};
+use ember_tensor::ops::{BinaryOp, DropoutMask, ScalarOp, UnaryOp, WindowOptions};
 use ember_tensor::{Cpu, Shape, Tensor, rand::Rng, seeded_rng};
 
 type Op = fn(&[Var<Cpu>]) -> Result<Var<Cpu>>;
@@ -392,6 +392,35 @@ fn batch_norm_of_a_vector_or_with_statistics_of_another_size_is_an_error() {
 }
 
 #[test]
+fn dropout_passes_with_its_mask_fixed() {
+    // A fixed key and step: the function is x ↦ x · mask, smooth in x.
+    for (i, p) in [0.0f32, 0.3, 0.5].into_iter().enumerate() {
+        let mask = DropoutMask::new(p, 777 + i as u64, 11).unwrap();
+        let x = values([5, 7], 160 + i as u64, false, 0.1);
+        check_gradients(
+            "dropout",
+            &[x],
+            move |v| v[0].dropout(&mask)?.square()?.sum_all(),
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("p {p}: {e}"));
+    }
+    // The gradient is the forward's mask: zero exactly where the output was dropped.
+    let mask = DropoutMask::new(0.5, 3, 4).unwrap();
+    let x = Var::parameter(values([64], 170, false, 0.1));
+    let y = x.dropout(&mask).unwrap();
+    y.sum_all().unwrap().backward().unwrap();
+    let (y, g) = (
+        y.value().to_vec().unwrap(),
+        x.grad().unwrap().to_vec().unwrap(),
+    );
+    assert!(g.contains(&0.0) && g.contains(&2.0));
+    for (y, g) in y.iter().zip(&g) {
+        assert_eq!(*y == 0.0, *g == 0.0);
+    }
+}
+
+#[test]
 fn layout_ops_pass() {
     let x = values([2, 3, 4], 150, false, 0.1);
     let weights = values([4, 2, 3], 151, false, 0.1);
@@ -431,6 +460,7 @@ fn gradient_check_of(kind: OpKind) -> &'static str {
         OpKind::AvgPool2d | OpKind::AvgPool2dBackward => {
             "avg_pool2d_passes_with_overlapping_and_padded_windows"
         }
+        OpKind::Dropout => "dropout_passes_with_its_mask_fixed",
     }
 }
 

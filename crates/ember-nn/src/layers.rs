@@ -6,6 +6,7 @@ use ember_tensor::{Backend, Tensor};
 
 use crate::buffer::Buffer;
 use crate::module::{Module, join_name};
+use crate::random::RandomStream;
 use crate::{Result, init};
 
 /// `y = x·Wᵀ + b`, with `W` of shape `[out, in]` and `b` of shape `[out]`, as PyTorch's
@@ -205,6 +206,12 @@ impl<B: Backend> Module<B> for Sequential<B> {
         self.training = training;
         for (_, layer) in &mut self.layers {
             layer.set_training(training);
+        }
+    }
+
+    fn visit_random_streams(&self, prefix: &str, f: &mut dyn FnMut(&str, &RandomStream)) {
+        for (name, layer) in &self.layers {
+            layer.visit_random_streams(&join_name(prefix, name), f);
         }
     }
 }

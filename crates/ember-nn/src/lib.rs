@@ -1,7 +1,8 @@
 //! # ember-nn
 //!
-//! The [`Module`] trait, layers ([`Linear`], [`ReLU`], [`Sigmoid`], [`Tanh`], [`Sequential`],
-//! [`Conv2d`], [`BatchNorm1d`], [`BatchNorm2d`], …), module [`Buffer`]s, losses ([`CrossEntropyLoss`], [`MSELoss`]), initialisers ([`init`]) and safetensors state
+//! The [`Module`] trait, layers ([`Linear`], [`ReLU`], [`Sigmoid`], [`Tanh`], [`Dropout`],
+//! [`Sequential`], [`Conv2d`], [`BatchNorm1d`], [`BatchNorm2d`], …), module [`Buffer`]s, losses
+//! ([`CrossEntropyLoss`], [`MSELoss`]), initialisers ([`init`]) and safetensors state
 //! dicts ([`state_dict`]) whose names, dtypes and shapes match PyTorch's.
 //!
 //! **In the stack:** above `ember-autodiff` and `ember-tensor`; `ember-optim` updates the
@@ -35,23 +36,27 @@
 mod batch_norm;
 mod buffer;
 mod conv2d;
+mod dropout;
 mod error;
 pub mod init;
 mod layers;
 mod loss;
 mod module;
 mod pool2d;
+mod random;
 mod reshape;
 pub mod state_dict;
 
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use buffer::{Buffer, Dtype, I64Tensor, StateTensor};
 pub use conv2d::{Conv2d, Conv2dConfig};
+pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use layers::{Linear, ReLU, Sequential, Sigmoid, Tanh};
 pub use loss::{CrossEntropyLoss, MSELoss, Reduction};
 pub use module::{Module, join_name};
 pub use pool2d::{AvgPool2d, MaxPool2d};
+pub use random::RandomStream;
 pub use reshape::{Flatten, Unflatten};
 
 #[doc(hidden)]

@@ -1,10 +1,11 @@
-//! The `Module` trait: forward, named parameters and buffers, train/eval mode.
+//! The `Module` trait: forward, named parameters and buffers, train/eval mode, random streams.
 
 use ember_autodiff::Var;
-use ember_tensor::Backend;
+use ember_tensor::{Backend, stream_key};
 
 use crate::Result;
 use crate::buffer::{Buffer, StateTensor};
+use crate::random::RandomStream;
 
 /// A layer or a network: a forward pass and a visit over its named parameters and buffers.
 ///
@@ -73,6 +74,27 @@ pub trait Module<B: Backend> {
     /// behaviour depends on it, and containers, override this.
     fn set_training(&mut self, _training: bool) {}
 
+    /// Calls `f` with the full name and the [`RandomStream`] of every layer that draws random
+    /// numbers (dropout), in a fixed order; layers that draw override this, containers pass
+    /// it on.
+    fn visit_random_streams(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &RandomStream)) {}
+
+    /// Keys every random stream from `seed` and its layer's name
+    /// ([`ember_tensor::stream_key`]): layers draw independent masks, the same in every run
+    /// with this seed.
+    fn seed_random_streams(&self, seed: u64) {
+        self.visit_random_streams("", &mut |name, stream| {
+            stream.set_key(stream_key(seed, name));
+        });
+    }
+
+    /// Sets the step every random stream draws next. The trainer passes the global step
+    /// (`(epoch − 1) · steps per epoch + step`), so a resumed run draws the masks an
+    /// uninterrupted one draws.
+    fn set_random_step(&self, step: u64) {
+        self.visit_random_streams("", &mut |_, stream| stream.set_step(step));
+    }
+
     /// Every parameter with its name.
     fn named_parameters(&self) -> Vec<(String, Var<B>)> {
         let mut out = Vec::new();
@@ -132,9 +154,9 @@ pub fn join_name(prefix: &str, name: &str) -> String {
     }
 }
 
-/// Writes `visit_parameters`, `visit_buffers` and `set_training` of a struct whose fields are
-/// modules, naming each field's parameters and buffers `field.name` as PyTorch does. Use inside
-/// `impl Module<B> for ...`.
+/// Writes `visit_parameters`, `visit_buffers`, `set_training` and `visit_random_streams` of a
+/// struct whose fields are modules, naming each field's parameters and buffers `field.name` as
+/// PyTorch does. Use inside `impl Module<B> for ...`.
 #[macro_export]
 macro_rules! module_fields {
     ($($field:ident),* $(,)?) => {
@@ -162,6 +184,17 @@ macro_rules! module_fields {
         }
         fn set_training(&mut self, training: bool) {
             $( $crate::Module::<B>::set_training(&mut self.$field, training); )*
+        }
+        fn visit_random_streams(
+            &self,
+            prefix: &str,
+            f: &mut dyn FnMut(&str, &$crate::RandomStream),
+        ) {
+            $( $crate::Module::<B>::visit_random_streams(
+                &self.$field,
+                &$crate::join_name(prefix, stringify!($field)),
+                f,
+            ); )*
         }
     };
 }

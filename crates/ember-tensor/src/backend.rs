@@ -4,6 +4,7 @@ use std::fmt::Debug;
 
 use crate::ops::avg_pool2d::AvgPool2dOp;
 use crate::ops::conv2d::Conv2dOp;
+use crate::ops::dropout::DropoutOp;
 use crate::ops::layout::StridedView;
 use crate::ops::max_pool2d::MaxPool2dOp;
 use crate::ops::window::Window2d;
@@ -24,7 +25,7 @@ use crate::{Result, Shape};
 /// whose methods have default bodies built from these primitives — [`Conv2dOp`],
 /// [`MaxPool2dOp`], [`AvgPool2dOp`] — so a backend states `impl Conv2dOp<Self> for Self {}` and
 /// gets a working convolution; it overrides a method only where a benchmark says the default is
-/// too slow.
+/// too slow. [`DropoutOp`] is the exception: its counter-based draw has no default body.
 ///
 /// ```
 /// use ember_tensor::{Backend, Cpu, ops::UnaryOp};
@@ -36,7 +37,15 @@ use crate::{Result, Shape};
 /// # Ok::<(), ember_tensor::Error>(())
 /// ```
 pub trait Backend:
-    Clone + Debug + Send + Sync + 'static + Conv2dOp<Self> + MaxPool2dOp<Self> + AvgPool2dOp<Self>
+    Clone
+    + Debug
+    + Send
+    + Sync
+    + 'static
+    + Conv2dOp<Self>
+    + MaxPool2dOp<Self>
+    + AvgPool2dOp<Self>
+    + DropoutOp<Self>
 {
     /// A flat buffer of `f32` on the device. Cloning it is cheap (a reference count), and a
     /// backend never mutates a buffer that might be shared except through

@@ -21,9 +21,10 @@
 use strum::{EnumDiscriminants, VariantArray};
 
 use crate::ops::conv2d::Conv2dGradients;
+use crate::ops::dropout::DropoutMask;
 use crate::ops::layout::StridedView;
 use crate::ops::window::WindowOptions;
-use crate::ops::{Tolerance, avg_pool2d, conv2d, layout, max_pool2d, unfold};
+use crate::ops::{Tolerance, avg_pool2d, conv2d, dropout, layout, max_pool2d, unfold};
 use crate::{Backend, Result, Shape, Tensor};
 
 /// How an input's values are drawn.
@@ -96,6 +97,8 @@ pub enum OpCall {
     AvgPool2d(WindowOptions),
     /// `grad.avg_pool2d_backward(x.shape(), options)`.
     AvgPool2dBackward(WindowOptions),
+    /// `x.dropout(mask)`: the mask must be the same bits on every backend.
+    Dropout(DropoutMask),
 }
 
 impl OpCall {
@@ -112,6 +115,7 @@ impl OpCall {
             OpCall::MaxPool2dBackward(_) => "max_pool2d backward",
             OpCall::AvgPool2d(_) => "avg_pool2d",
             OpCall::AvgPool2dBackward(_) => "avg_pool2d backward",
+            OpCall::Dropout(_) => "dropout",
         }
     }
 }
@@ -199,6 +203,7 @@ impl OpCase {
                     arg(1).avg_pool2d_backward(arg(0).shape(), *options)?,
                 )]
             }
+            OpCall::Dropout(mask) => vec![("out", arg(0).dropout(mask)?)],
         };
         outputs
             .into_iter()
@@ -208,7 +213,8 @@ impl OpCase {
 
     /// How closely another backend must match the CPU on this case's `data`. Copies, gathers
     /// and scatters are exact; so are max pooling and fold, whose sums keep the reference's
-    /// order. Products are held to the matmul bound `k · ε · max|A| · max|B|` plus 1e-5
+    /// order; dropout's mask is drawn in integers and applied with one multiplication. Products
+    /// are held to the matmul bound `k · ε · max|A| · max|B|` plus 1e-5
     /// relative, with `k` the longest dot product the op computes.
     pub fn tolerance(&self, data: &[Vec<f32>]) -> Tolerance {
         let max_abs = |i: usize| {
@@ -222,7 +228,8 @@ impl OpCase {
             | OpCall::Fold2d { .. }
             | OpCall::ScatterRows { .. }
             | OpCall::MaxPool2d(_)
-            | OpCall::MaxPool2dBackward(_) => Tolerance::EXACT,
+            | OpCall::MaxPool2dBackward(_)
+            | OpCall::Dropout(_) => Tolerance::EXACT,
             OpCall::AvgPool2d(_) | OpCall::AvgPool2dBackward(_) => Tolerance::new(1e-6, 1e-6),
             OpCall::Conv2d(_) => {
                 let k = self.inputs[1].dims[1..].iter().product();
@@ -267,6 +274,7 @@ pub fn cases_of(kind: OpKind) -> Vec<OpCase> {
         OpKind::MaxPool2dBackward => max_pool2d::conformance_cases(true),
         OpKind::AvgPool2d => avg_pool2d::conformance_cases(false),
         OpKind::AvgPool2dBackward => avg_pool2d::conformance_cases(true),
+        OpKind::Dropout => dropout::conformance_cases(),
     }
 }
 

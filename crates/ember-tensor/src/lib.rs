@@ -40,7 +40,7 @@ pub use backend::Backend;
 pub use cpu::{Cpu, CpuStorage};
 pub use environment::{Settings, check_environment};
 pub use error::{Error, Result};
-pub use rng::{SeededRng, seeded_rng};
+pub use rng::{SeededRng, philox4x32_10, seeded_rng, stream_key};
 pub use shape::Shape;
 pub use tensor::Tensor;
 

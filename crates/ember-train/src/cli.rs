@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use ember_tensor::Cpu;
 
 use crate::charts::{Axes, Series, line_chart};
+use crate::compare_groups::CompareGroup;
 use crate::metrics::Summary;
 use crate::{
     DeviceChoice, Experiment, InitScheme, OutputOptions, Result, Resume, TrainConfig, train_on,
@@ -49,7 +50,7 @@ struct DownloadArgs {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Experiment: mlp, softmax, softmax-normal, mlp-sigmoid, deep-relu, deep-sigmoid, cnn,
-    /// mlp-batchnorm (`list` shows them with a description).
+    /// mlp-batchnorm, mlp-xavier, deep-xavier, deep-dropout, deep-cnn (`list` describes them).
     #[arg(value_name = "EXPERIMENT")]
     experiment_positional: Option<String>,
     /// Experiment (same as the positional argument).
@@ -84,7 +85,8 @@ struct CommonArgs {
     /// sgd, adam, adamw, rmsprop or adagrad [default: adam].
     #[arg(long)]
     optimizer: Option<String>,
-    /// default, normal, xavier-uniform, kaiming-uniform or kaiming-normal [default: default].
+    /// default, normal, xavier_uniform, xavier_normal, kaiming_uniform or kaiming_normal
+    /// (PyTorch's formulas; hyphens work too) [default: default, the experiment's own].
     #[arg(long)]
     init: Option<String>,
     /// Seed of the initialisation and the shuffling [default: 777].
@@ -108,6 +110,11 @@ struct CommonArgs {
     /// Evaluate on only the first N test samples.
     #[arg(long, value_name = "N")]
     test_limit: Option<usize>,
+    /// Also measure the accuracy over the whole training set after each epoch (in evaluation
+    /// mode; one more pass over the data), recorded in metrics.csv. May be switched on when
+    /// resuming.
+    #[arg(long)]
+    train_accuracy: bool,
     /// Delete the files of a run already in the output directory instead of refusing to start.
     #[arg(long)]
     overwrite: bool,
@@ -122,6 +129,12 @@ struct CommonArgs {
 /// Options of `compare`.
 #[derive(Debug, Args)]
 struct CompareArgs {
+    /// A README comparison: init (softmax-normal vs softmax, mlp vs mlp-xavier),
+    /// depth-dropout (mlp-xavier, deep-xavier, deep-dropout: train and test accuracy) or
+    /// batchnorm (mlp vs mlp-batchnorm). Its runs measure train accuracy; it writes
+    /// GROUP.png and GROUP.md. Without it, --experiments are compared.
+    #[arg(value_name = "GROUP", conflicts_with = "experiments")]
+    group: Option<String>,
     /// Comma-separated experiments.
     #[arg(
         long,
@@ -160,6 +173,7 @@ impl CommonArgs {
             },
             train_limit: self.train_limit.or(base.train_limit),
             test_limit: self.test_limit.or(base.test_limit),
+            train_accuracy: self.train_accuracy || base.train_accuracy,
             overwrite: self.overwrite,
             ..base
         };
@@ -264,6 +278,9 @@ fn download(args: &DownloadArgs) -> Result<()> {
 }
 
 fn compare(args: &CompareArgs) -> Result<()> {
+    if let Some(group) = &args.group {
+        return compare_group(CompareGroup::find(group)?, args);
+    }
     let experiments = args
         .experiments
         .iter()
@@ -293,6 +310,42 @@ fn compare(args: &CompareArgs) -> Result<()> {
         println!("\n{table}");
         for path in written {
             println!("chart: {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Trains a group's experiments (train accuracy on) into `--out` (default: a new
+/// `runs/compare-<group>-<time>`) and writes its chart and table there.
+fn compare_group(group: &CompareGroup, args: &CompareArgs) -> Result<()> {
+    let experiments = group.parse_experiments()?;
+    let out = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(crate::io_at(dir))?;
+            dir.clone()
+        }
+        None => {
+            crate::run_dir::create_unique(Path::new("runs"), &format!("compare-{}", group.name))?
+        }
+    };
+    let mut summaries = Vec::new();
+    for experiment in experiments {
+        let config = TrainConfig {
+            train_accuracy: true,
+            ..args
+                .common
+                .config(experiment, Some(out.join(experiment.name())))?
+        };
+        if !args.common.quiet {
+            println!("== {} ({})", experiment.name(), experiment.description());
+        }
+        summaries.push(train(config, None, args.common.output())?);
+    }
+    let written = group.write(&out, &summaries)?;
+    if !args.common.json {
+        println!("\n{}", group.table(&summaries));
+        for path in written {
+            println!("wrote {}", path.display());
         }
     }
     Ok(())

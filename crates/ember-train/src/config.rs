@@ -79,6 +79,10 @@ pub struct TrainConfig {
     pub train_limit: Option<usize>,
     /// Use only the first N test samples.
     pub test_limit: Option<usize>,
+    /// Also measure the accuracy over the whole training set after each epoch, in evaluation
+    /// mode (an extra pass; the compare groups switch it on). May change on resume.
+    #[serde(default)]
+    pub train_accuracy: bool,
 }
 
 impl Default for TrainConfig {
@@ -99,6 +103,7 @@ impl Default for TrainConfig {
             device: DeviceChoice::Cpu,
             train_limit: None,
             test_limit: None,
+            train_accuracy: false,
         }
     }
 }
@@ -148,8 +153,8 @@ impl TrainConfig {
 
     /// The options of `requested` that disagree with this, a saved run's configuration, each as
     /// `--option asked (the run used saved)`. What may change on resume is not compared:
-    /// epochs, learning rate, device and data directory. `run_dir` is where the run is; an
-    /// `out` elsewhere, or `overwrite`, is a conflict.
+    /// epochs, learning rate, device, data directory and `train_accuracy`. `run_dir` is where
+    /// the run is; an `out` elsewhere, or `overwrite`, is a conflict.
     pub fn resume_conflicts(
         &self,
         requested: &TrainConfig,

@@ -24,6 +24,7 @@ pub mod allocator;
 pub mod charts;
 pub mod checkpoint;
 pub mod cli;
+pub mod compare_groups;
 mod config;
 mod device;
 mod error;

@@ -21,6 +21,10 @@ pub struct EpochMetrics {
     pub cost: f64,
     /// Accuracy on the test set after the epoch.
     pub test_accuracy: f64,
+    /// Accuracy on the whole training set after the epoch, in evaluation mode (with
+    /// `--train-accuracy`).
+    #[serde(default)]
+    pub train_accuracy: Option<f64>,
     /// Wall time of the epoch's training steps.
     pub seconds: f64,
     /// Mean over the epoch's steps of each layer's weight-gradient L2 norm, first layer first.
@@ -64,9 +68,13 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// `metrics.csv`: one row per epoch.
+/// `metrics.csv`: one row per epoch; a `train_accuracy` column when the run measured it.
 pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
     let mut out = String::from("epoch,cost,test_accuracy,seconds");
+    let with_train_accuracy = epochs.iter().any(|m| m.train_accuracy.is_some());
+    if with_train_accuracy {
+        out.push_str(",train_accuracy");
+    }
     for layer in layers {
         let _ = write!(out, ",grad_norm_{layer}");
     }
@@ -77,12 +85,26 @@ pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
             "{},{:.9},{:.4},{:.3}",
             m.epoch, m.cost, m.test_accuracy, m.seconds
         );
+        if with_train_accuracy {
+            write_train_accuracy(&mut out, m.train_accuracy);
+        }
         for g in &m.grad_norms {
             let _ = write!(out, ",{g:.6}");
         }
         out.push('\n');
     }
     out
+}
+
+/// The `train_accuracy` cell: empty for an epoch that did not measure it (a run resumed with
+/// `--train-accuracy`).
+fn write_train_accuracy(out: &mut String, accuracy: Option<f64>) {
+    match accuracy {
+        Some(a) => {
+            let _ = write!(out, ",{a:.4}");
+        }
+        None => out.push(','),
+    }
 }
 
 /// Writes `metrics.csv` and `summary.json` into `dir`, atomically.

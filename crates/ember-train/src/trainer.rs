@@ -123,7 +123,7 @@ pub fn train_on<B: Backend>(
     };
     config.out = Some(run_dir.clone());
 
-    let model = config.experiment.build(config.init, config.seed, backend)?;
+    let mut model = config.experiment.build(config.init, config.seed, backend)?;
     let mut optimizer =
         AnyOptimizer::by_name(&config.optimizer, model.named_parameters(), config.lr)?;
     let (history, first_epoch) = match &resumed {
@@ -134,12 +134,7 @@ pub fn train_on<B: Backend>(
         }
         None => (Vec::new(), 1),
     };
-    let layers: Vec<String> = model
-        .named_parameters()
-        .into_iter()
-        .filter(|(n, _)| n.ends_with("weight"))
-        .map(|(n, _)| n)
-        .collect();
+    let layers: Vec<String> = layer_weights(&model).into_iter().map(|(n, _)| n).collect();
     let mut summary = Summary {
         experiment: config.experiment.name().into(),
         dataset: kind.name().into(),
@@ -159,6 +154,7 @@ pub fn train_on<B: Backend>(
     for epoch in first_epoch..=config.epochs {
         progress.start_epoch(epoch, config.epochs, loader.len());
         let started = Instant::now();
+        model.set_training(true);
         let (cost, grad_norms) = train_epoch(
             backend,
             &model,
@@ -169,12 +165,18 @@ pub fn train_on<B: Backend>(
             last_checkpoint.as_deref(),
         )?;
         let seconds = started.elapsed().as_secs_f64();
+        model.set_training(false);
         let test_accuracy = evaluate(backend, &model, &data.test)?;
+        let train_accuracy = config
+            .train_accuracy
+            .then(|| evaluate(backend, &model, &data.train))
+            .transpose()?;
         progress.clear();
         let metrics = EpochMetrics {
             epoch,
             cost,
             test_accuracy,
+            train_accuracy,
             seconds,
             grad_norms,
         };
@@ -240,8 +242,8 @@ fn check_trainable(data: &TrainTest, loader: &DataLoader<'_, InMemoryDataset>) -
     Ok(())
 }
 
-/// One epoch of the seed's loop; returns the mean batch loss and each layer's mean
-/// weight-gradient norm.
+/// One epoch of the seed's loop (the model in training mode); returns the mean batch loss and
+/// each layer's mean weight-gradient norm.
 fn train_epoch<B: Backend>(
     backend: &B,
     model: &Sequential<B>,
@@ -252,12 +254,7 @@ fn train_epoch<B: Backend>(
     last_checkpoint: Option<&Path>,
 ) -> Result<(f64, Vec<f64>)> {
     let loss_fn = CrossEntropyLoss::default();
-    let weights: Vec<Var<B>> = model
-        .named_parameters()
-        .into_iter()
-        .filter(|(n, _)| n.ends_with("weight"))
-        .map(|(_, p)| p)
-        .collect();
+    let weights: Vec<Var<B>> = layer_weights(model).into_iter().map(|(_, p)| p).collect();
     let mut norm_sums: Vec<Option<Tensor<B>>> = vec![None; weights.len()];
     let mut batch = loader.new_batch();
     let mut labels: Vec<f32> = Vec::with_capacity(loader.batch_size());
@@ -277,7 +274,11 @@ fn train_epoch<B: Backend>(
     let (mut cost_sum, mut read, mut step) = (0.0f64, 0usize, 0usize);
     let started = Instant::now();
     let total = loader.len();
+    // Every epoch has `total` steps, so the global step, which keys the dropout masks, is a
+    // function of (epoch, step): a resumed run draws the masks of an uninterrupted one.
+    let first_global_step = (epoch as u64 - 1) * total as u64;
     while batches.next_into(&mut batch) {
+        model.set_random_step(first_global_step + step as u64);
         step += 1;
         labels.clear();
         labels.extend(batch.labels.iter().map(|&l| l as f32));
@@ -353,7 +354,8 @@ fn add_to<B: Backend>(sum: Option<Tensor<B>>, value: &Tensor<B>) -> Result<Tenso
 }
 
 /// Test accuracy: the share of samples whose largest logit is their label, computed without
-/// recording gradients, 1,000 samples per forward pass.
+/// recording gradients, 1,000 samples per forward pass. The caller puts the model in
+/// evaluation mode first (`set_training(false)`), as the trainer does.
 pub fn evaluate<B: Backend, M: Module<B> + ?Sized, D: Dataset + ?Sized>(
     backend: &B,
     model: &M,
@@ -384,4 +386,14 @@ pub fn evaluate<B: Backend, M: Module<B> + ?Sized, D: Dataset + ?Sized>(
             .count();
     }
     Ok(correct as f64 / data.len().max(1) as f64)
+}
+
+/// The weights whose gradient norms are recorded per layer: the matrices of linear layers and
+/// the kernels of convolutions (rank 2 or more), not BatchNorm's per-channel scales.
+fn layer_weights<B: Backend, M: Module<B> + ?Sized>(model: &M) -> Vec<(String, Var<B>)> {
+    model
+        .named_parameters()
+        .into_iter()
+        .filter(|(n, p)| n.ends_with("weight") && p.shape().dims().len() >= 2)
+        .collect()
 }

@@ -23,6 +23,7 @@ fn summary(costs: &[f64], norms: &[[f64; 3]], run_dir: &Path) -> Summary {
                 epoch: i + 1,
                 cost,
                 test_accuracy: 0.5,
+                train_accuracy: None,
                 seconds: 1.0,
                 grad_norms: n.to_vec(),
             })

@@ -168,6 +168,10 @@ fn unknown_names_list_what_exists() {
         "deep-sigmoid",
         "cnn",
         "mlp-batchnorm",
+        "mlp-xavier",
+        "deep-xavier",
+        "deep-dropout",
+        "deep-cnn",
     ] {
         assert!(err.contains(name), "{err}");
     }
@@ -238,10 +242,11 @@ fn every_experiment_builds_and_trains_a_step() {
             ..common::quick_config(data.path(), out.path(), 1)
         };
         let summary = train_on(&Cpu, config, None, QUIET).unwrap();
-        // One weight per Linear layer, plus the two convolutions of `cnn` and the two
-        // BatchNorm scales of `mlp-batchnorm`.
+        // One weight per Linear layer, plus the convolutions of `cnn` and `deep-cnn` (not
+        // BatchNorm's per-channel scales).
         let convolutions = match experiment {
-            ember_train::Experiment::Cnn | ember_train::Experiment::MlpBatchnorm => 2,
+            ember_train::Experiment::Cnn => 2,
+            ember_train::Experiment::DeepCnn => 3,
             _ => 0,
         };
         assert_eq!(

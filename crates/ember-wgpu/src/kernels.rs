@@ -23,6 +23,8 @@ pub const ROWS_WGSL: &str = include_str!("shaders/rows.wgsl");
 pub const LAYOUT_WGSL: &str = include_str!("shaders/layout.wgsl");
 /// `window.wgsl`: unfold (im2col) and fold (col2im).
 pub const WINDOW_WGSL: &str = include_str!("shaders/window.wgsl");
+/// `dropout.wgsl`: dropout with a Philox4x32-10 mask drawn on the device.
+pub const DROPOUT_WGSL: &str = include_str!("shaders/dropout.wgsl");
 /// `optimizer.wgsl`: the fused SGD, Adam(W), RMSprop and Adagrad updates.
 pub const OPTIMIZER_WGSL: &str = include_str!("shaders/optimizer.wgsl");
 
@@ -170,6 +172,8 @@ pub enum Kernel {
     Unfold2d,
     /// `window.wgsl` / `fold2d`.
     Fold2d,
+    /// `dropout.wgsl` / `dropout`.
+    Dropout,
 }
 
 /// The expressions spliced into `elementwise.wgsl`; slots a kernel does not use get the
@@ -227,7 +231,12 @@ impl Kernel {
             }
         }
         kernels.extend(OptimizerStates::ALL.iter().map(|&s| Kernel::Optimizer(s)));
-        kernels.extend([Kernel::StridedCopy, Kernel::Unfold2d, Kernel::Fold2d]);
+        kernels.extend([
+            Kernel::StridedCopy,
+            Kernel::Unfold2d,
+            Kernel::Fold2d,
+            Kernel::Dropout,
+        ]);
         kernels
     }
 
@@ -244,6 +253,7 @@ impl Kernel {
             Kernel::Optimizer(_) => "optimizer.wgsl",
             Kernel::StridedCopy => "layout.wgsl",
             Kernel::Unfold2d | Kernel::Fold2d => "window.wgsl",
+            Kernel::Dropout => "dropout.wgsl",
         }
     }
 
@@ -277,6 +287,7 @@ impl Kernel {
             Kernel::StridedCopy => "strided_copy",
             Kernel::Unfold2d => "unfold2d",
             Kernel::Fold2d => "fold2d",
+            Kernel::Dropout => "dropout",
         }
     }
 
@@ -318,6 +329,7 @@ impl Kernel {
             Kernel::Optimizer(_) => return OPTIMIZER_WGSL.to_string(),
             Kernel::StridedCopy => return LAYOUT_WGSL.to_string(),
             Kernel::Unfold2d | Kernel::Fold2d => return WINDOW_WGSL.to_string(),
+            Kernel::Dropout => return DROPOUT_WGSL.to_string(),
         };
         splice(ELEMENTWISE_WGSL, &slots)
     }

@@ -37,6 +37,7 @@
 pub mod adapter;
 mod backend;
 mod context;
+mod dropout;
 mod error;
 pub mod kernels;
 mod layout;

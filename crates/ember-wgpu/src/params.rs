@@ -141,3 +141,17 @@ pub(crate) struct WindowParams {
     pub pad_value: f32,
     pub len: u32,
 }
+
+/// `DropoutParams` of `dropout.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub(crate) struct DropoutParams {
+    pub len: u32,
+    pub threshold: u32,
+    pub scale: f32,
+    pub _padding: u32,
+    /// Philox's key, low word first.
+    pub key: [u32; 2],
+    /// The step: the counter's two high words, low first.
+    pub step: [u32; 2],
+}

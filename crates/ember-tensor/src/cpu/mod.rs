@@ -1,9 +1,10 @@
 //! The CPU backend on `ndarray`: the reference implementation of every op.
 //!
 //! One file per op family: element-wise ops, matmul, reductions, the row-wise softmax family,
-//! and the fused optimizer updates.
+//! the fused optimizer updates, and dropout's counter-based mask.
 
 mod conv;
+mod dropout;
 mod elementwise;
 mod layout;
 mod matmul;
