@@ -23,7 +23,8 @@ pub const ROWS_WGSL: &str = include_str!("shaders/rows.wgsl");
 pub const LAYOUT_WGSL: &str = include_str!("shaders/layout.wgsl");
 /// `window.wgsl`: unfold (im2col) and fold (col2im).
 pub const WINDOW_WGSL: &str = include_str!("shaders/window.wgsl");
-/// `optimizer.wgsl`: the fused SGD, Adam(W), RMSprop and Adagrad updates.
+/// `optimizer.wgsl`: the fused SGD, Adam(W), RMSprop, Adagrad, Adadelta, Adamax, NAdam and RAdam
+/// updates.
 pub const OPTIMIZER_WGSL: &str = include_str!("shaders/optimizer.wgsl");
 
 /// Which matrix-product kernel to run.
@@ -47,7 +48,7 @@ pub enum OptimizerStates {
     None,
     /// SGD with momentum, Adagrad, RMSprop without momentum or centering.
     One,
-    /// Adam, RMSprop with momentum or centering.
+    /// Adam, Adadelta, Adamax, NAdam, RAdam, RMSprop with momentum or centering.
     Two,
     /// Adam with amsgrad, RMSprop with momentum and centering.
     Three,
