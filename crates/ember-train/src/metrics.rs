@@ -25,6 +25,9 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Mean over the epoch's steps of each layer's weight-gradient L2 norm, first layer first.
     pub grad_norms: Vec<f64>,
+    /// Learning rate (of the first parameter group) at the epoch's first step.
+    #[serde(default)]
+    pub lr: f64,
 }
 
 /// The whole run, written as `summary.json` (and printed with `--json`).
@@ -66,7 +69,7 @@ pub fn peak_rss_mib() -> f64 {
 
 /// `metrics.csv`: one row per epoch.
 pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
-    let mut out = String::from("epoch,cost,test_accuracy,seconds");
+    let mut out = String::from("epoch,cost,test_accuracy,seconds,lr");
     for layer in layers {
         let _ = write!(out, ",grad_norm_{layer}");
     }
@@ -74,8 +77,8 @@ pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
     for m in epochs {
         let _ = write!(
             out,
-            "{},{:.9},{:.4},{:.3}",
-            m.epoch, m.cost, m.test_accuracy, m.seconds
+            "{},{:.9},{:.4},{:.3},{}",
+            m.epoch, m.cost, m.test_accuracy, m.seconds, m.lr
         );
         for g in &m.grad_norms {
             let _ = write!(out, ",{g:.6}");

@@ -25,6 +25,7 @@ fn summary(costs: &[f64], norms: &[[f64; 3]], run_dir: &Path) -> Summary {
                 test_accuracy: 0.5,
                 seconds: 1.0,
                 grad_norms: n.to_vec(),
+                lr: 1e-3,
             })
             .collect(),
         test_accuracy: 0.5,
