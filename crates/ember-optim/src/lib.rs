@@ -54,5 +54,5 @@ pub use algorithms::{
 };
 pub use any::{OPTIMIZER_NAMES, ParamGroup};
 pub use error::{Error, Result};
-pub use optimizer::{Fused, GroupOptions, Optimizer, SavedState, UpdateRule};
+pub use optimizer::{Fused, GroupOptions, NamedParameters, Optimizer, SavedState, UpdateRule};
 pub use scheduler::{LrScheduler, SCHEDULER_NAMES, SchedulerKind};

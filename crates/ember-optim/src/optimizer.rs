@@ -10,6 +10,9 @@ use ember_tensor::{Backend, Tensor};
 
 use crate::{Error, Result};
 
+/// Parameters with their names (e.g. `Module::named_parameters`).
+pub type NamedParameters<B> = Vec<(String, Var<B>)>;
+
 /// An optimizer's saved state: buffers named `<parameter>.<buffer>`, and metadata (the
 /// algorithm's name and the step count).
 pub type SavedState<B> = (Vec<(String, Tensor<B>)>, BTreeMap<String, String>);
@@ -172,7 +175,13 @@ impl<B: Backend, R: UpdateRule> Fused<B, R> {
 
     /// An optimizer over parameter groups, each with its own hyperparameters. Parameter names
     /// must be unique across groups (they name the saved state).
-    pub fn with_groups(groups: Vec<(Vec<(String, Var<B>)>, R)>) -> Result<Self> {
+    pub fn with_groups(groups: Vec<(NamedParameters<B>, R)>) -> Result<Self> {
+        if groups.is_empty() {
+            return Err(Error::IncompatibleState {
+                optimizer: R::NAME,
+                message: "no parameter groups were given; give at least one".into(),
+            });
+        }
         let mut params = Vec::new();
         let mut group_of = Vec::new();
         let mut rules = Vec::with_capacity(groups.len());
@@ -283,14 +292,11 @@ impl<B: Backend, R: UpdateRule> Optimizer<B> for Fused<B, R> {
 
     fn set_group_options(&mut self, group: usize, options: GroupOptions) -> Result<()> {
         let groups = self.rules.len();
-        let rule = self
-            .rules
-            .get_mut(group)
-            .ok_or_else(|| Error::NoSuchGroup {
-                optimizer: R::NAME,
-                group,
-                groups,
-            })?;
+        let rule = self.rules.get_mut(group).ok_or(Error::NoSuchGroup {
+            optimizer: R::NAME,
+            group,
+            groups,
+        })?;
         let mut changed = rule.clone();
         changed.set_options(options)?;
         changed.validate()?;

@@ -5,36 +5,9 @@ mod common;
 
 use std::process::Command;
 
-use ember_train::charts::RenderedChart;
 use ember_train::optimizer_paths::{
     MINIMUM, PATH_RUNNERS, START, optimizer_path, render_paths, rosenbrock,
 };
-
-/// Pixels of a series colour (not white, grey or black) inside and outside the plot area.
-fn coloured_pixels(chart: &RenderedChart) -> (usize, usize) {
-    let decoder = png::Decoder::new(chart.png.as_slice());
-    let mut reader = decoder.read_info().expect("a valid PNG");
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut pixels).expect("one frame");
-    assert_eq!((info.width, info.height), chart.size);
-    let (xs, ys) = &chart.plot_area;
-    let (mut inside, mut outside) = (0, 0);
-    for (i, rgb) in pixels.chunks_exact(3).enumerate() {
-        let (x, y) = (
-            (i as u32 % info.width) as i32,
-            (i as u32 / info.width) as i32,
-        );
-        let (lo, hi) = (*rgb.iter().min().unwrap(), *rgb.iter().max().unwrap());
-        if hi - lo > 60 {
-            if xs.contains(&x) && ys.contains(&y) {
-                inside += 1;
-            } else {
-                outside += 1;
-            }
-        }
-    }
-    (inside, outside)
-}
 
 #[test]
 fn the_optimizers_descend_the_rosenbrock_valley_and_their_paths_are_drawn() {
@@ -59,7 +32,7 @@ fn the_optimizers_descend_the_rosenbrock_valley_and_their_paths_are_drawn() {
     assert!((x - MINIMUM.0).abs() < 2.0);
 
     let chart = render_paths(&paths).unwrap();
-    let (inside, outside) = coloured_pixels(&chart);
+    let (inside, outside) = common::coloured_pixels(&chart);
     // Ten coloured paths of hundreds of steps each, over grey contours.
     assert!(
         inside >= 2000,
@@ -68,7 +41,7 @@ fn the_optimizers_descend_the_rosenbrock_valley_and_their_paths_are_drawn() {
     assert!(outside >= 100, "no legend ({outside} pixels)");
     // Without paths, the plot holds no colour at all: the contours are grey.
     let empty = render_paths(&[]).unwrap();
-    assert_eq!(coloured_pixels(&empty).0, 0);
+    assert_eq!(common::coloured_pixels(&empty).0, 0);
 }
 
 #[test]

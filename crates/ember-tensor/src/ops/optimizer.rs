@@ -671,13 +671,9 @@ impl AdamaxStep {
 /// NAdam's element update with its constants hoisted.
 #[derive(Debug, Clone, Copy)]
 pub struct NAdamStep {
-    beta2: f32,
-    one_minus_beta1: f32,
-    one_minus_beta2: f32,
+    moments: AdamMoments,
     eps: f32,
-    weight_decay: f32,
-    decoupled: bool,
-    decay_factor: f32,
+    decay: WeightDecay,
     bias2: f32,
     coefficients: NAdamCoefficients,
     maximize: bool,
@@ -698,25 +694,17 @@ impl NAdamStep {
                 step,
                 maximize,
             } => NAdamStep {
-                beta2,
-                one_minus_beta1: 1.0 - beta1,
-                one_minus_beta2: 1.0 - beta2,
+                moments: AdamMoments::new(beta1, beta2),
                 eps,
-                weight_decay,
-                decoupled,
-                decay_factor: 1.0 - lr * weight_decay,
+                decay: WeightDecay::new(lr, weight_decay, decoupled),
                 bias2: bias_correction(beta2, step),
                 coefficients: nadam_coefficients(lr, beta1, momentum_decay, step),
                 maximize,
             },
             _ => NAdamStep {
-                beta2: 1.0,
-                one_minus_beta1: 0.0,
-                one_minus_beta2: 0.0,
+                moments: AdamMoments::new(1.0, 1.0),
                 eps: 1.0,
-                weight_decay: 0.0,
-                decoupled: false,
-                decay_factor: 1.0,
+                decay: WeightDecay::new(0.0, 0.0, false),
                 bias2: 1.0,
                 coefficients: NAdamCoefficients {
                     grad: 0.0,
@@ -730,16 +718,8 @@ impl NAdamStep {
     /// `m`, `v` are the moments.
     #[inline(always)]
     pub fn apply(&self, param: &mut f32, grad: f32, m: &mut f32, v: &mut f32) {
-        let mut g = signed(grad, self.maximize);
-        if self.weight_decay != 0.0 {
-            if self.decoupled {
-                *param *= self.decay_factor;
-            } else {
-                g += self.weight_decay * *param;
-            }
-        }
-        *m = flush_subnormal(*m + (g - *m) * self.one_minus_beta1);
-        *v = flush_subnormal(*v * self.beta2 + self.one_minus_beta2 * g * g);
+        let g = self.decay.apply(param, signed(grad, self.maximize));
+        self.moments.update(g, m, v);
         let denom = (*v / self.bias2).sqrt() + self.eps;
         *param += self.coefficients.grad * (g / denom);
         *param += self.coefficients.exp_avg * (*m / denom);
@@ -750,13 +730,9 @@ impl NAdamStep {
 #[derive(Debug, Clone, Copy)]
 pub struct RAdamStep {
     lr: f32,
-    beta2: f32,
-    one_minus_beta1: f32,
-    one_minus_beta2: f32,
+    moments: AdamMoments,
     eps: f32,
-    weight_decay: f32,
-    decoupled: bool,
-    decay_factor: f32,
+    decay: WeightDecay,
     bias1: f32,
     bias2_sqrt: f32,
     rectification: Option<f32>,
@@ -780,13 +756,9 @@ impl RAdamStep {
                 let (bias1, bias2_sqrt) = adam_bias_corrections(beta1, beta2, step);
                 RAdamStep {
                     lr,
-                    beta2,
-                    one_minus_beta1: 1.0 - beta1,
-                    one_minus_beta2: 1.0 - beta2,
+                    moments: AdamMoments::new(beta1, beta2),
                     eps,
-                    weight_decay,
-                    decoupled,
-                    decay_factor: 1.0 - lr * weight_decay,
+                    decay: WeightDecay::new(lr, weight_decay, decoupled),
                     bias1,
                     bias2_sqrt,
                     rectification: radam_rectification(beta2, step),
@@ -795,13 +767,9 @@ impl RAdamStep {
             }
             _ => RAdamStep {
                 lr: 0.0,
-                beta2: 1.0,
-                one_minus_beta1: 0.0,
-                one_minus_beta2: 0.0,
+                moments: AdamMoments::new(1.0, 1.0),
                 eps: 1.0,
-                weight_decay: 0.0,
-                decoupled: false,
-                decay_factor: 1.0,
+                decay: WeightDecay::new(0.0, 0.0, false),
                 bias1: 1.0,
                 bias2_sqrt: 1.0,
                 rectification: None,
@@ -813,16 +781,8 @@ impl RAdamStep {
     /// `m`, `v` are the moments.
     #[inline(always)]
     pub fn apply(&self, param: &mut f32, grad: f32, m: &mut f32, v: &mut f32) {
-        let mut g = signed(grad, self.maximize);
-        if self.weight_decay != 0.0 {
-            if self.decoupled {
-                *param *= self.decay_factor;
-            } else {
-                g += self.weight_decay * *param;
-            }
-        }
-        *m = flush_subnormal(*m + (g - *m) * self.one_minus_beta1);
-        *v = flush_subnormal(*v * self.beta2 + self.one_minus_beta2 * g * g);
+        let g = self.decay.apply(param, signed(grad, self.maximize));
+        self.moments.update(g, m, v);
         let m_hat = *m / self.bias1;
         match self.rectification {
             Some(r) => {
@@ -831,6 +791,63 @@ impl RAdamStep {
             }
             None => *param -= m_hat * self.lr,
         }
+    }
+}
+
+/// Weight decay as NAdam and RAdam apply it: L2 added to the gradient, or decoupled
+/// (`p ← p·(1 - lr·wd)`, AdamW's).
+#[derive(Debug, Clone, Copy)]
+struct WeightDecay {
+    weight_decay: f32,
+    decoupled: bool,
+    decay_factor: f32,
+}
+
+impl WeightDecay {
+    fn new(lr: f32, weight_decay: f32, decoupled: bool) -> Self {
+        WeightDecay {
+            weight_decay,
+            decoupled,
+            decay_factor: 1.0 - lr * weight_decay,
+        }
+    }
+
+    /// Decays `param` (decoupled) or returns the gradient with the L2 term.
+    #[inline(always)]
+    fn apply(&self, param: &mut f32, g: f32) -> f32 {
+        if self.weight_decay == 0.0 {
+            g
+        } else if self.decoupled {
+            *param *= self.decay_factor;
+            g
+        } else {
+            g + self.weight_decay * *param
+        }
+    }
+}
+
+/// The Adam family's running moments: `m ← lerp(m, g, 1 - β1)`, `v ← β2·v + (1 - β2)·g²`,
+/// subnormals flushed.
+#[derive(Debug, Clone, Copy)]
+struct AdamMoments {
+    beta2: f32,
+    one_minus_beta1: f32,
+    one_minus_beta2: f32,
+}
+
+impl AdamMoments {
+    fn new(beta1: f32, beta2: f32) -> Self {
+        AdamMoments {
+            beta2,
+            one_minus_beta1: 1.0 - beta1,
+            one_minus_beta2: 1.0 - beta2,
+        }
+    }
+
+    #[inline(always)]
+    fn update(&self, g: f32, m: &mut f32, v: &mut f32) {
+        *m = flush_subnormal(*m + (g - *m) * self.one_minus_beta1);
+        *v = flush_subnormal(*v * self.beta2 + self.one_minus_beta2 * g * g);
     }
 }
 
