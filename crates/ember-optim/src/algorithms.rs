@@ -7,6 +7,25 @@ use ember_tensor::ops::OptimizerUpdate;
 use crate::Result;
 use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_range, set_momentum};
 
+/// `options` and `set_options` of an Adam-family configuration (fields `lr`, `weight_decay`,
+/// `betas`): β1 is the momentum a schedule cycles, as PyTorch's `OneCycleLR` does.
+macro_rules! adam_family_options {
+    () => {
+        fn options(&self) -> GroupOptions {
+            crate::algorithms::adam_options(self.lr, self.weight_decay, self.betas)
+        }
+        fn set_options(&mut self, options: GroupOptions) -> Result<()> {
+            crate::algorithms::set_adam_options(
+                options,
+                &mut self.lr,
+                &mut self.weight_decay,
+                &mut self.betas,
+            );
+            Ok(())
+        }
+    };
+}
+
 mod adadelta;
 mod adamax;
 mod nadam;
@@ -256,18 +275,7 @@ macro_rules! adam_update_rule {
             fn validate(&self) -> Result<()> {
                 validate_adam($name, self.lr, self.betas, self.eps, self.weight_decay)
             }
-            fn options(&self) -> GroupOptions {
-                adam_options(self.lr, self.weight_decay, self.betas)
-            }
-            fn set_options(&mut self, options: GroupOptions) -> Result<()> {
-                set_adam_options(
-                    options,
-                    &mut self.lr,
-                    &mut self.weight_decay,
-                    &mut self.betas,
-                );
-                Ok(())
-            }
+            adam_family_options!();
         }
     };
 }

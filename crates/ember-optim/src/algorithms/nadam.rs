@@ -3,7 +3,7 @@
 use ember_tensor::ops::OptimizerUpdate;
 
 use crate::Result;
-use crate::algorithms::{adam_options, set_adam_options, validate_adam};
+use crate::algorithms::validate_adam;
 use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_range};
 
 /// NAdam (Dozat, 2016), as torch.optim.NAdam.
@@ -70,16 +70,5 @@ impl UpdateRule for NAdamConfig {
             "must be >= 0",
         )
     }
-    fn options(&self) -> GroupOptions {
-        adam_options(self.lr, self.weight_decay, self.betas)
-    }
-    fn set_options(&mut self, options: GroupOptions) -> Result<()> {
-        set_adam_options(
-            options,
-            &mut self.lr,
-            &mut self.weight_decay,
-            &mut self.betas,
-        );
-        Ok(())
-    }
+    adam_family_options!();
 }

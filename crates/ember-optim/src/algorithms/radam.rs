@@ -3,7 +3,7 @@
 use ember_tensor::ops::OptimizerUpdate;
 
 use crate::Result;
-use crate::algorithms::{adam_options, set_adam_options, validate_adam};
+use crate::algorithms::validate_adam;
 use crate::optimizer::{Fused, GroupOptions, UpdateRule};
 
 /// RAdam (Liu et al., 2019), as torch.optim.RAdam.
@@ -59,16 +59,5 @@ impl UpdateRule for RAdamConfig {
     fn validate(&self) -> Result<()> {
         validate_adam(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)
     }
-    fn options(&self) -> GroupOptions {
-        adam_options(self.lr, self.weight_decay, self.betas)
-    }
-    fn set_options(&mut self, options: GroupOptions) -> Result<()> {
-        set_adam_options(
-            options,
-            &mut self.lr,
-            &mut self.weight_decay,
-            &mut self.betas,
-        );
-        Ok(())
-    }
+    adam_family_options!();
 }
