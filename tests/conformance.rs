@@ -230,6 +230,7 @@ fn the_same_ops_twice_give_identical_bits() {
             decoupled: false,
             amsgrad: false,
             step: 1,
+            maximize: false,
         };
         gpu.optimizer_update(&adam, &mut w, &grad_w, &mut state)?;
         let log_probs = gpu.log_softmax(&activated, rows, outputs)?;

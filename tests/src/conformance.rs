@@ -487,6 +487,7 @@ pub fn optimizer_configs() -> Vec<(&'static str, OptimizerUpdate)> {
         weight_decay,
         nesterov,
         first_step: true,
+        maximize: false,
     };
     let adam = |weight_decay, decoupled, amsgrad| OptimizerUpdate::Adam {
         lr: 1e-3,
@@ -497,6 +498,7 @@ pub fn optimizer_configs() -> Vec<(&'static str, OptimizerUpdate)> {
         decoupled,
         amsgrad,
         step: 1,
+        maximize: false,
     };
     let rmsprop = |weight_decay, momentum, centered| OptimizerUpdate::RmsProp {
         lr: 1e-2,
@@ -505,6 +507,7 @@ pub fn optimizer_configs() -> Vec<(&'static str, OptimizerUpdate)> {
         weight_decay,
         momentum,
         centered,
+        maximize: false,
     };
     let adagrad = |lr_decay, weight_decay| OptimizerUpdate::Adagrad {
         lr: 1e-2,
@@ -512,6 +515,58 @@ pub fn optimizer_configs() -> Vec<(&'static str, OptimizerUpdate)> {
         weight_decay,
         eps: 1e-10,
         step: 1,
+        maximize: false,
+    };
+    let adadelta = |rho, weight_decay, maximize| OptimizerUpdate::Adadelta {
+        lr: 1.0,
+        rho,
+        eps: 1e-6,
+        weight_decay,
+        maximize,
+    };
+    let adamax = |weight_decay, maximize| OptimizerUpdate::Adamax {
+        lr: 2e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay,
+        step: 1,
+        maximize,
+    };
+    let nadam = |weight_decay, decoupled, maximize| OptimizerUpdate::NAdam {
+        lr: 2e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay,
+        decoupled,
+        momentum_decay: 4e-3,
+        step: 1,
+        maximize,
+    };
+    let radam = |weight_decay, decoupled, maximize| OptimizerUpdate::RAdam {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay,
+        decoupled,
+        step: 1,
+        maximize,
+    };
+    let maximized = |update: OptimizerUpdate| {
+        let mut update = update;
+        match &mut update {
+            OptimizerUpdate::Sgd { maximize, .. }
+            | OptimizerUpdate::Adam { maximize, .. }
+            | OptimizerUpdate::RmsProp { maximize, .. }
+            | OptimizerUpdate::Adagrad { maximize, .. }
+            | OptimizerUpdate::Adadelta { maximize, .. }
+            | OptimizerUpdate::Adamax { maximize, .. }
+            | OptimizerUpdate::NAdam { maximize, .. }
+            | OptimizerUpdate::RAdam { maximize, .. } => *maximize = true,
+        }
+        update
     };
     vec![
         ("sgd", sgd(0.0, 0.0, 0.0, false)),
@@ -534,10 +589,38 @@ pub fn optimizer_configs() -> Vec<(&'static str, OptimizerUpdate)> {
         ("rmsprop momentum centered", rmsprop(0.0, 0.9, true)),
         ("adagrad", adagrad(0.0, 0.0)),
         ("adagrad lr_decay weight_decay", adagrad(1e-2, 1e-2)),
+        ("adadelta", adadelta(0.9, 0.0, false)),
+        ("adadelta rho weight_decay", adadelta(0.8, 1e-2, false)),
+        ("adamax", adamax(0.0, false)),
+        ("adamax weight_decay", adamax(1e-2, false)),
+        ("nadam", nadam(0.0, false, false)),
+        ("nadam weight_decay", nadam(1e-2, false, false)),
+        ("nadam decoupled_weight_decay", nadam(1e-2, true, false)),
+        ("radam", radam(0.0, false, false)),
+        ("radam decoupled_weight_decay", radam(1e-2, true, false)),
+        ("radam rectified (from step 10)", {
+            let mut update = radam(1e-2, false, false);
+            if let OptimizerUpdate::RAdam { step, .. } = &mut update {
+                *step = 10;
+            }
+            update
+        }),
+        (
+            "sgd momentum maximize",
+            maximized(sgd(0.9, 0.0, 0.0, false)),
+        ),
+        ("adam maximize", maximized(adam(0.0, false, false))),
+        ("rmsprop maximize", maximized(rmsprop(0.0, 0.0, false))),
+        ("adagrad maximize", maximized(adagrad(0.0, 0.0))),
+        ("adadelta maximize", adadelta(0.9, 0.0, true)),
+        ("adamax maximize", adamax(0.0, true)),
+        ("nadam maximize", nadam(0.0, false, true)),
+        ("radam maximize", radam(0.0, false, true)),
     ]
 }
 
-/// The variant index of an update (0 = SGD, 1 = Adam, 2 = RMSprop, 3 = Adagrad). A new variant
+/// The variant index of an update (0 = SGD, 1 = Adam, 2 = RMSprop, 3 = Adagrad, 4 = Adadelta,
+/// 5 = Adamax, 6 = NAdam, 7 = RAdam). A new variant
 /// fails to compile here, pointing at [`optimizer_configs`], which must cover it.
 pub fn optimizer_variant(update: &OptimizerUpdate) -> usize {
     match update {
@@ -545,22 +628,31 @@ pub fn optimizer_variant(update: &OptimizerUpdate) -> usize {
         OptimizerUpdate::Adam { .. } => 1,
         OptimizerUpdate::RmsProp { .. } => 2,
         OptimizerUpdate::Adagrad { .. } => 3,
+        OptimizerUpdate::Adadelta { .. } => 4,
+        OptimizerUpdate::Adamax { .. } => 5,
+        OptimizerUpdate::NAdam { .. } => 6,
+        OptimizerUpdate::RAdam { .. } => 7,
     }
 }
 
 /// Number of [`OptimizerUpdate`] variants.
-pub const OPTIMIZER_VARIANTS: usize = 4;
+pub const OPTIMIZER_VARIANTS: usize = 8;
 
 /// The update of step `index` (0-based) of a configuration: the first step flag and step
-/// counters advance as an optimizer would advance them.
+/// counters advance as an optimizer would advance them (from the configuration's own step, so
+/// a case may start late, e.g. RAdam once its rectification applies).
 pub fn optimizer_step(first: &OptimizerUpdate, index: usize) -> OptimizerUpdate {
     let mut update = *first;
     match &mut update {
         OptimizerUpdate::Sgd { first_step, .. } => *first_step = index == 0,
-        OptimizerUpdate::Adam { step, .. } | OptimizerUpdate::Adagrad { step, .. } => {
-            *step = index as u64 + 1;
+        OptimizerUpdate::Adam { step, .. }
+        | OptimizerUpdate::Adagrad { step, .. }
+        | OptimizerUpdate::Adamax { step, .. }
+        | OptimizerUpdate::NAdam { step, .. }
+        | OptimizerUpdate::RAdam { step, .. } => {
+            *step += index as u64;
         }
-        OptimizerUpdate::RmsProp { .. } => {}
+        OptimizerUpdate::RmsProp { .. } | OptimizerUpdate::Adadelta { .. } => {}
     }
     update
 }

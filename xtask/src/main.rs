@@ -9,6 +9,9 @@
 //! - `fixtures`, `examples`, `doc`, `package`: one step of the above each;
 //! - `train [ARGS]`: builds the trainer in release mode and runs it with `ARGS`;
 //! - `compare [ARGS]`: trains several experiments and draws them on shared charts;
+//!   `compare optimizers [ARGS]`: the optimizer race (the seed's `mlp` with ten optimizers, a
+//!   loss chart and a table); `compare optimizer-paths [--steps N] [--out FILE]`: the
+//!   optimizers' paths on the Rosenbrock function over its contours;
 //! - `download [--dataset mnist|fashion-mnist] [--dir DIR]`: fetches and verifies a data set;
 //! - `bench`: runs the benchmarks and writes `docs/BENCHMARKS.md`;
 //! - `test-aarch64`: cross-builds the workspace for aarch64 and runs `ember-tensor`'s tests
@@ -43,7 +46,7 @@ fn main() -> ExitCode {
         "doc" => doc(),
         "package" => package(rest),
         "train" => trainer(rest),
-        "compare" => trainer(&prefixed("compare", rest)),
+        "compare" => compare(rest),
         "download" => trainer(&prefixed("download", rest)),
         "bench" => bench::run(rest),
         "test-aarch64" => aarch64::run(),
@@ -60,6 +63,20 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `compare optimizers [ARGS]` runs the optimizer race, `compare optimizer-paths [ARGS]` draws
+/// the optimizers' paths on the Rosenbrock function; anything else is the trainer's `compare`.
+fn compare(rest: &[String]) -> Result<(), String> {
+    match rest.split_first() {
+        Some((group, args)) if group == "optimizers" => {
+            trainer(&prefixed("compare-optimizers", args))
+        }
+        Some((group, args)) if group == "optimizer-paths" => {
+            trainer(&prefixed("optimizer-paths", args))
+        }
+        _ => trainer(&prefixed("compare", rest)),
     }
 }
 

@@ -209,6 +209,7 @@ mod ember_optim_free_adam {
                 decoupled: false,
                 amsgrad: false,
                 step,
+                maximize: false,
             };
             for (p, state) in model.parameters().iter().zip(&mut self.state) {
                 let g = p.grad().unwrap();

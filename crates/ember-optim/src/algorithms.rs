@@ -5,7 +5,36 @@ use ember_tensor::Backend;
 use ember_tensor::ops::OptimizerUpdate;
 
 use crate::Result;
-use crate::optimizer::{Fused, UpdateRule, check_range};
+use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_range, set_momentum};
+
+/// `options` and `set_options` of an Adam-family configuration (fields `lr`, `weight_decay`,
+/// `betas`): β1 is the momentum a schedule cycles, as PyTorch's `OneCycleLR` does.
+macro_rules! adam_family_options {
+    () => {
+        fn options(&self) -> GroupOptions {
+            crate::algorithms::adam_options(self.lr, self.weight_decay, self.betas)
+        }
+        fn set_options(&mut self, options: GroupOptions) -> Result<()> {
+            crate::algorithms::set_adam_options(
+                options,
+                &mut self.lr,
+                &mut self.weight_decay,
+                &mut self.betas,
+            );
+            Ok(())
+        }
+    };
+}
+
+mod adadelta;
+mod adamax;
+mod nadam;
+mod radam;
+
+pub use adadelta::{Adadelta, AdadeltaConfig};
+pub use adamax::{Adamax, AdamaxConfig};
+pub use nadam::{NAdam, NAdamConfig};
+pub use radam::{RAdam, RAdamConfig};
 
 /// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
 pub type Sgd<B> = Fused<B, SgdConfig>;
@@ -31,6 +60,8 @@ pub struct SgdConfig {
     pub weight_decay: f32,
     /// Nesterov momentum (needs momentum > 0 and dampening 0).
     pub nesterov: bool,
+    /// Ascend the objective instead of descending it.
+    pub maximize: bool,
 }
 
 impl Default for SgdConfig {
@@ -41,6 +72,7 @@ impl Default for SgdConfig {
             dampening: 0.0,
             weight_decay: 0.0,
             nesterov: false,
+            maximize: false,
         }
     }
 }
@@ -62,6 +94,7 @@ impl UpdateRule for SgdConfig {
             weight_decay: self.weight_decay,
             nesterov: self.nesterov,
             first_step: step == 1,
+            maximize: self.maximize,
         }
     }
     fn validate(&self) -> Result<()> {
@@ -88,11 +121,18 @@ impl UpdateRule for SgdConfig {
             "Nesterov momentum requires a momentum and zero dampening",
         )
     }
-    fn lr(&self) -> f32 {
-        self.lr
+    fn options(&self) -> GroupOptions {
+        GroupOptions {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            momentum: Some(self.momentum),
+        }
     }
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
+    fn set_options(&mut self, options: GroupOptions) -> Result<()> {
+        set_momentum("SGD", &mut self.momentum, options.momentum)?;
+        self.lr = options.lr;
+        self.weight_decay = options.weight_decay;
+        Ok(())
     }
 }
 
@@ -109,6 +149,8 @@ pub struct AdamConfig {
     pub weight_decay: f32,
     /// Use the running maximum of the second moment.
     pub amsgrad: bool,
+    /// Ascend the objective instead of descending it.
+    pub maximize: bool,
 }
 
 impl Default for AdamConfig {
@@ -119,11 +161,42 @@ impl Default for AdamConfig {
             eps: 1e-8,
             weight_decay: 0.0,
             amsgrad: false,
+            maximize: false,
         }
     }
 }
 
-fn validate_adam(name: &'static str, lr: f32, betas: (f32, f32), eps: f32, wd: f32) -> Result<()> {
+/// The schedulable options of an Adam-family configuration (β1 as the momentum, as PyTorch's
+/// `OneCycleLR` treats `betas[0]`).
+pub(crate) fn adam_options(lr: f32, weight_decay: f32, betas: (f32, f32)) -> GroupOptions {
+    GroupOptions {
+        lr,
+        weight_decay,
+        momentum: Some(betas.0),
+    }
+}
+
+/// Applies [`GroupOptions`] to an Adam-family configuration.
+pub(crate) fn set_adam_options(
+    options: GroupOptions,
+    lr: &mut f32,
+    weight_decay: &mut f32,
+    betas: &mut (f32, f32),
+) {
+    *lr = options.lr;
+    *weight_decay = options.weight_decay;
+    if let Some(beta1) = options.momentum {
+        betas.0 = beta1;
+    }
+}
+
+pub(crate) fn validate_adam(
+    name: &'static str,
+    lr: f32,
+    betas: (f32, f32),
+    eps: f32,
+    wd: f32,
+) -> Result<()> {
     check_range(name, "lr", lr, lr >= 0.0, "must be >= 0")?;
     check_range(name, "eps", eps, eps >= 0.0, "must be >= 0")?;
     check_range(
@@ -156,6 +229,8 @@ pub struct AdamWConfig {
     pub weight_decay: f32,
     /// Use the running maximum of the second moment.
     pub amsgrad: bool,
+    /// Ascend the objective instead of descending it.
+    pub maximize: bool,
 }
 
 impl Default for AdamWConfig {
@@ -166,6 +241,7 @@ impl Default for AdamWConfig {
             eps: 1e-8,
             weight_decay: 1e-2,
             amsgrad: false,
+            maximize: false,
         }
     }
 }
@@ -193,17 +269,13 @@ macro_rules! adam_update_rule {
                     decoupled: $decoupled,
                     amsgrad: self.amsgrad,
                     step,
+                    maximize: self.maximize,
                 }
             }
             fn validate(&self) -> Result<()> {
                 validate_adam($name, self.lr, self.betas, self.eps, self.weight_decay)
             }
-            fn lr(&self) -> f32 {
-                self.lr
-            }
-            fn set_lr(&mut self, lr: f32) {
-                self.lr = lr;
-            }
+            adam_family_options!();
         }
     };
 }
@@ -226,6 +298,8 @@ pub struct RmsPropConfig {
     pub momentum: f32,
     /// Normalise by an estimate of the variance.
     pub centered: bool,
+    /// Ascend the objective instead of descending it.
+    pub maximize: bool,
 }
 
 impl Default for RmsPropConfig {
@@ -237,6 +311,7 @@ impl Default for RmsPropConfig {
             weight_decay: 0.0,
             momentum: 0.0,
             centered: false,
+            maximize: false,
         }
     }
 }
@@ -261,6 +336,7 @@ impl UpdateRule for RmsPropConfig {
             weight_decay: self.weight_decay,
             momentum: self.momentum,
             centered: self.centered,
+            maximize: self.maximize,
         }
     }
     fn validate(&self) -> Result<()> {
@@ -288,11 +364,18 @@ impl UpdateRule for RmsPropConfig {
             "must be >= 0",
         )
     }
-    fn lr(&self) -> f32 {
-        self.lr
+    fn options(&self) -> GroupOptions {
+        GroupOptions {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            momentum: Some(self.momentum),
+        }
     }
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
+    fn set_options(&mut self, options: GroupOptions) -> Result<()> {
+        set_momentum("RMSprop", &mut self.momentum, options.momentum)?;
+        self.lr = options.lr;
+        self.weight_decay = options.weight_decay;
+        Ok(())
     }
 }
 
@@ -309,6 +392,8 @@ pub struct AdagradConfig {
     pub initial_accumulator_value: f32,
     /// Added to the denominator.
     pub eps: f32,
+    /// Ascend the objective instead of descending it.
+    pub maximize: bool,
 }
 
 impl Default for AdagradConfig {
@@ -319,6 +404,7 @@ impl Default for AdagradConfig {
             weight_decay: 0.0,
             initial_accumulator_value: 0.0,
             eps: 1e-10,
+            maximize: false,
         }
     }
 }
@@ -338,6 +424,7 @@ impl UpdateRule for AdagradConfig {
             weight_decay: self.weight_decay,
             eps: self.eps,
             step,
+            maximize: self.maximize,
         }
     }
     fn validate(&self) -> Result<()> {
@@ -365,11 +452,17 @@ impl UpdateRule for AdagradConfig {
             "must be >= 0",
         )
     }
-    fn lr(&self) -> f32 {
-        self.lr
+    fn options(&self) -> GroupOptions {
+        GroupOptions {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            momentum: None,
+        }
     }
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
+    fn set_options(&mut self, options: GroupOptions) -> Result<()> {
+        self.lr = options.lr;
+        self.weight_decay = options.weight_decay;
+        Ok(())
     }
 }
 
@@ -385,4 +478,12 @@ pub enum AnyOptimizer<B: Backend> {
     RmsProp(RmsProp<B>),
     /// Adagrad
     Adagrad(Adagrad<B>),
+    /// Adadelta
+    Adadelta(Adadelta<B>),
+    /// Adamax
+    Adamax(Adamax<B>),
+    /// NAdam
+    NAdam(NAdam<B>),
+    /// RAdam
+    RAdam(RAdam<B>),
 }

@@ -1,10 +1,14 @@
 //! # ember-optim
 //!
-//! The [`Optimizer`] trait and [`Sgd`], [`Adam`], [`AdamW`], [`RmsProp`] and [`Adagrad`], each
-//! following the algorithm torch.optim documents step for step. A step is one fused backend
-//! update per parameter tensor ([`ember_tensor::ops::OptimizerUpdate`]), so it runs on whichever
-//! device the parameters live on. State (step count and buffers) can be saved and restored for
-//! resuming.
+//! The [`Optimizer`] trait and torch.optim's family — [`Sgd`] (momentum, Nesterov), [`Adam`],
+//! [`AdamW`], [`RmsProp`], [`Adagrad`], [`Adadelta`], [`Adamax`], [`NAdam`], [`RAdam`], each
+//! with `maximize` — following the algorithm torch.optim documents step for step. A step is one
+//! fused backend update per parameter tensor ([`ember_tensor::ops::OptimizerUpdate`]), so it
+//! runs on whichever device the parameters live on. Parameters come in groups with their own
+//! options ([`Fused::with_groups`], [`GroupOptions`]), which the learning-rate schedulers
+//! ([`LrScheduler`]: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR,
+//! OneCycleLR, ReduceLROnPlateau) change at run time. State (step count and buffers, the
+//! scheduler's position) can be saved and restored for resuming.
 //!
 //! **In the stack:** above `ember-nn` (parameters by name, state dicts) and `ember-autodiff`
 //! (gradients); `ember-train` picks one by name ([`AnyOptimizer`]).
@@ -40,11 +44,15 @@ mod algorithms;
 mod any;
 mod error;
 mod optimizer;
+mod scheduler;
+mod scheduler_spec;
 
 pub use algorithms::{
-    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, AnyOptimizer, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig,
+    Adadelta, AdadeltaConfig, Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Adamax,
+    AdamaxConfig, AnyOptimizer, NAdam, NAdamConfig, RAdam, RAdamConfig, RmsProp, RmsPropConfig,
+    Sgd, SgdConfig,
 };
-pub use any::OPTIMIZER_NAMES;
+pub use any::{OPTIMIZER_NAMES, ParamGroup};
 pub use error::{Error, Result};
-pub use optimizer::{Fused, Optimizer, SavedState, UpdateRule};
+pub use optimizer::{Fused, GroupOptions, NamedParameters, Optimizer, SavedState, UpdateRule};
+pub use scheduler::{LrScheduler, SCHEDULER_NAMES, SchedulerKind};

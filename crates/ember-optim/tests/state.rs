@@ -171,7 +171,7 @@ fn invalid_hyperparameters_are_errors() {
         )
         .is_err()
     );
-    let err = AnyOptimizer::by_name("adamax", p(), 0.1).err().unwrap();
+    let err = AnyOptimizer::by_name("adamq", p(), 0.1).err().unwrap();
     assert!(err.to_string().contains("adamw"), "{err}");
 }
 

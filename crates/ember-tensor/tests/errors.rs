@@ -347,6 +347,7 @@ fn optimizer_state() {
         weight_decay: 0.0,
         momentum: 0.9,
         centered: true,
+        maximize: false,
     };
     let mut param = Cpu.upload(&[1.0, 2.0]).unwrap();
     let grad = Cpu.upload(&[1.0, 2.0]).unwrap();

@@ -58,6 +58,7 @@ fn sgd(
         weight_decay,
         nesterov,
         first_step: step == 1,
+        maximize: false,
     }
 }
 
@@ -104,6 +105,7 @@ fn sgd_first_step_flag_decides_between_copy_and_dampened_accumulation() {
         weight_decay: 0.01,
         nesterov: false,
         first_step: false,
+        maximize: false,
     };
     let mut param = t(&P0, &[3]);
     let grad = t(&GRADS[0], &[3]);
@@ -149,6 +151,7 @@ fn adam(
         decoupled,
         amsgrad,
         step,
+        maximize: false,
     }
 }
 
@@ -277,6 +280,7 @@ fn rmsprop(alpha: f32, weight_decay: f32, momentum: f32, centered: bool) -> Opti
         weight_decay,
         momentum,
         centered,
+        maximize: false,
     }
 }
 
@@ -372,6 +376,7 @@ fn adagrad(step: u64, lr_decay: f32, weight_decay: f32) -> OptimizerUpdate {
         weight_decay,
         eps: 1e-10,
         step,
+        maximize: false,
     }
 }
 

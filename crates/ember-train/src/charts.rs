@@ -29,7 +29,7 @@ const MAX_X_TICKS: usize = 15;
 const LOG_COST_SPAN: f64 = 1e3;
 
 /// Series colours (matplotlib's `tab10`).
-const PALETTE: [RGBColor; 10] = [
+pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -50,7 +50,7 @@ const FONT_PATHS: &[&str] = &[
 ];
 
 /// Registers a system font with plotters once; false when none is installed.
-fn font_available() -> bool {
+pub(crate) fn font_available() -> bool {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     *REGISTERED.get_or_init(|| {
         for path in FONT_PATHS {
@@ -310,7 +310,10 @@ fn draw_legend<DB: DrawingBackend>(
 }
 
 /// RGB pixels to PNG bytes.
-fn encode_png(pixels: &[u8], (width, height): (u32, u32)) -> std::result::Result<Vec<u8>, String> {
+pub(crate) fn encode_png(
+    pixels: &[u8],
+    (width, height): (u32, u32),
+) -> std::result::Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     let mut encoder = png::Encoder::new(&mut bytes, width, height);
     encoder.set_color(png::ColorType::Rgb);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ember_nn::state_dict::{StateDict, load_safetensors, save_safetensors};
 use ember_nn::{Module, Sequential, StateTensor};
-use ember_optim::{AnyOptimizer, Optimizer};
+use ember_optim::{AnyOptimizer, LrScheduler, Optimizer};
 use ember_tensor::Backend;
 
 use crate::metrics::EpochMetrics;
@@ -38,11 +38,13 @@ pub struct Resumed {
     pub history: Vec<EpochMetrics>,
 }
 
-/// Writes the checkpoint of a run after `epoch` completed epochs.
+/// Writes the checkpoint of a run after `epoch` completed epochs (with the scheduler's
+/// position, if the run has one).
 pub fn save<B: Backend>(
     dir: &Path,
     model: &Sequential<B>,
     optimizer: &AnyOptimizer<B>,
+    scheduler: Option<&LrScheduler>,
     config: &TrainConfig,
     epoch: usize,
     history: &[EpochMetrics],
@@ -62,6 +64,7 @@ pub fn save<B: Backend>(
         .into_iter()
         .map(|(k, v)| (format!("{OPTIMIZER_PREFIX}{k}"), v))
         .collect();
+    metadata.extend(crate::schedule::scheduler_metadata(scheduler));
     metadata.insert("format".into(), FORMAT.into());
     metadata.insert("epoch".into(), epoch.to_string());
     metadata.insert("seed".into(), config.seed.to_string());

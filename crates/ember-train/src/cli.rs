@@ -29,10 +29,39 @@ enum Command {
     /// Train several experiments and draw them on shared charts (ReLU vs sigmoid gradient
     /// norms, `softmax-normal` vs `softmax` loss curves).
     Compare(CompareArgs),
+    /// The optimizer race: the seed's `mlp` once with each optimizer at its customary lr, one
+    /// loss chart and a table (final cost, test accuracy, seconds).
+    CompareOptimizers(RaceArgs),
+    /// The classic picture: each optimizer's path on the Rosenbrock function over its contours.
+    OptimizerPaths(PathsArgs),
     /// List the experiments.
     List,
     /// Download a data set from its mirrors, verifying the published checksums.
     Download(DownloadArgs),
+}
+
+/// Options of `compare-optimizers`.
+#[derive(Debug, Args)]
+struct RaceArgs {
+    /// Comma-separated subset of the runners (their --optimizer names) [default: all ten].
+    #[arg(long, value_delimiter = ',')]
+    optimizers: Vec<String>,
+    /// Where the runs, the table and the chart go (default: a new `runs/optimizers-<time>`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Options of `optimizer-paths`.
+#[derive(Debug, Args)]
+struct PathsArgs {
+    /// Steps of each optimizer.
+    #[arg(long, default_value_t = 400)]
+    steps: usize,
+    /// The PNG to write.
+    #[arg(long, value_name = "FILE", default_value = "optimizer_paths.png")]
+    out: PathBuf,
 }
 
 /// Options of `download`.
@@ -82,9 +111,12 @@ struct CommonArgs {
     /// Learning rate [default: 0.001; when resuming, the run's]. May change on resume.
     #[arg(long)]
     lr: Option<f32>,
-    /// sgd, adam, adamw, rmsprop or adagrad [default: adam].
+    /// sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw, adamax, nadam or
+    /// radam (PyTorch's defaults besides --lr) [default: adam].
     #[arg(long)]
     optimizer: Option<String>,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
     /// default, normal, xavier_uniform, xavier_normal, kaiming_uniform or kaiming_normal
     /// (PyTorch's formulas; hyphens work too) [default: default, the experiment's own].
     #[arg(long)]
@@ -149,9 +181,37 @@ struct CompareArgs {
     common: CommonArgs,
 }
 
+/// The learning-rate schedule and weight decay; `None` when not given.
+#[derive(Debug, Args)]
+struct ScheduleArgs {
+    /// Learning-rate scheduler NAME[:key=value,...] with PyTorch's option names: step
+    /// (step_size, gamma), multistep (milestones=5;12;20, gamma), exponential (gamma), cosine
+    /// (t_max, eta_min), linear (start_factor, end_factor, total_iters), onecycle (max_lr,
+    /// total_steps [default: epochs × batches], pct_start, ...; steps per batch), plateau
+    /// (factor, patience, ...; fed the epoch's cost) [default: none].
+    #[arg(long, value_name = "NAME[:K=V,...]")]
+    scheduler: Option<String>,
+    /// Weight decay of the weights; biases form a parameter group without weight decay
+    /// [default: the optimizer's, for every parameter].
+    #[arg(long, value_name = "X")]
+    weight_decay: Option<f32>,
+}
+
+impl ScheduleArgs {
+    /// `config` with the options given applied.
+    fn apply(&self, config: TrainConfig) -> TrainConfig {
+        TrainConfig {
+            scheduler: self.scheduler.clone().or(config.scheduler),
+            weight_decay: self.weight_decay.or(config.weight_decay),
+            ..config
+        }
+    }
+}
+
 impl CommonArgs {
     /// `base` with every option given on the command line applied, validated.
     fn apply(&self, base: TrainConfig) -> Result<TrainConfig> {
+        let base = self.schedule.apply(base);
         let config = TrainConfig {
             epochs: self.epochs.unwrap_or(base.epochs),
             batch_size: self.batch_size.unwrap_or(base.batch_size),
@@ -208,6 +268,12 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Compare(args)) => compare(&args),
+        Some(Command::CompareOptimizers(args)) => compare_optimizers(&args),
+        Some(Command::OptimizerPaths(args)) => {
+            crate::optimizer_paths::draw_paths(&args.out, args.steps)?;
+            println!("chart: {}", args.out.display());
+            Ok(())
+        }
         Some(Command::Download(args)) => download(&args),
         None => {
             let args = cli.train;
@@ -252,6 +318,54 @@ pub fn train(
             crate::device::train_on_gpu(config, resume, output)
         }
     }
+}
+
+/// Trains `mlp` with each runner of the race and writes its table and chart.
+fn compare_optimizers(args: &RaceArgs) -> Result<()> {
+    use crate::optimizer_race::{select, write_race};
+    for (option, given) in [
+        ("--optimizer", args.common.optimizer.is_some()),
+        ("--lr", args.common.lr.is_some()),
+    ] {
+        if given {
+            return Err(crate::Error::InvalidOption {
+                option,
+                message: "compare-optimizers gives each optimizer its customary learning rate; \
+                          choose runners with --optimizers"
+                    .into(),
+            });
+        }
+    }
+    let runners = select(&args.optimizers)?;
+    let out = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(crate::io_at(dir))?;
+            dir.clone()
+        }
+        None => crate::run_dir::create_unique(Path::new("runs"), "optimizers")?,
+    };
+    let mut results = Vec::with_capacity(runners.len());
+    for runner in runners {
+        let config = TrainConfig {
+            optimizer: runner.optimizer.into(),
+            lr: runner.lr,
+            ..args
+                .common
+                .config(Experiment::Mlp, Some(out.join(runner.optimizer)))?
+        };
+        if !args.common.quiet {
+            println!("== {} (lr {})", runner.label, runner.lr);
+        }
+        results.push((runner, train(config, None, args.common.output())?));
+    }
+    let written = write_race(&out, &results)?;
+    if !args.common.json {
+        println!("\n{}", crate::optimizer_race::race_table(&results));
+        for path in written {
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 fn download(args: &DownloadArgs) -> Result<()> {

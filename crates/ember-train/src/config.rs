@@ -83,6 +83,12 @@ pub struct TrainConfig {
     /// mode (an extra pass; the compare groups switch it on). May change on resume.
     #[serde(default)]
     pub train_accuracy: bool,
+    /// Learning-rate scheduler, `NAME[:key=value,...]` (see `ember_optim::SchedulerKind::parse`).
+    #[serde(default)]
+    pub scheduler: Option<String>,
+    /// Weight decay of the weights (biases get none); `None`: the optimizer's default for all.
+    #[serde(default)]
+    pub weight_decay: Option<f32>,
 }
 
 impl Default for TrainConfig {
@@ -104,6 +110,8 @@ impl Default for TrainConfig {
             train_limit: None,
             test_limit: None,
             train_accuracy: false,
+            scheduler: None,
+            weight_decay: None,
         }
     }
 }
@@ -148,6 +156,22 @@ impl TrainConfig {
             }
         }
         self.dataset_kind()?;
+        self.validate_schedule()
+    }
+
+    /// Checks `--scheduler` and `--weight-decay`.
+    fn validate_schedule(&self) -> Result<()> {
+        if let Some(spec) = &self.scheduler {
+            ember_optim::SchedulerKind::parse(spec)?;
+        }
+        if let Some(decay) = self.weight_decay
+            && !(decay.is_finite() && decay >= 0.0)
+        {
+            return Err(Error::InvalidOption {
+                option: "--weight-decay",
+                message: format!("{decay} is not a number >= 0"),
+            });
+        }
         Ok(())
     }
 
@@ -200,6 +224,17 @@ impl TrainConfig {
             "--test-limit",
             limit(requested.test_limit),
             limit(self.test_limit),
+        );
+        let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+        check(
+            "--scheduler",
+            or_none(&requested.scheduler),
+            or_none(&self.scheduler),
+        );
+        check(
+            "--weight-decay",
+            or_none(&requested.weight_decay.map(|d| d.to_string())),
+            or_none(&self.weight_decay.map(|d| d.to_string())),
         );
         if let Some(out) = &requested.out
             && !same_dir(out, run_dir)

@@ -30,8 +30,11 @@ mod device;
 mod error;
 mod experiment;
 pub mod metrics;
+pub mod optimizer_paths;
+pub mod optimizer_race;
 mod progress;
 pub mod run_dir;
+pub mod schedule;
 mod trainer;
 
 pub use config::{DeviceChoice, TrainConfig};

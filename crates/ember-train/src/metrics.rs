@@ -29,6 +29,9 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Mean over the epoch's steps of each layer's weight-gradient L2 norm, first layer first.
     pub grad_norms: Vec<f64>,
+    /// Learning rate (of the first parameter group) at the epoch's first step.
+    #[serde(default)]
+    pub lr: f64,
 }
 
 /// The whole run, written as `summary.json` (and printed with `--json`).
@@ -70,7 +73,7 @@ pub fn peak_rss_mib() -> f64 {
 
 /// `metrics.csv`: one row per epoch; a `train_accuracy` column when the run measured it.
 pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
-    let mut out = String::from("epoch,cost,test_accuracy,seconds");
+    let mut out = String::from("epoch,cost,test_accuracy,seconds,lr");
     let with_train_accuracy = epochs.iter().any(|m| m.train_accuracy.is_some());
     if with_train_accuracy {
         out.push_str(",train_accuracy");
@@ -82,8 +85,13 @@ pub fn metrics_csv(layers: &[String], epochs: &[EpochMetrics]) -> String {
     for m in epochs {
         let _ = write!(
             out,
-            "{},{:.9},{:.4},{:.3}",
-            m.epoch, m.cost, m.test_accuracy, m.seconds
+            "{},{:.9},{:.4},{:.3},{}",
+            m.epoch,
+            m.cost,
+            m.test_accuracy,
+            m.seconds,
+            // The optimizer's f32, printed as the shortest decimal that reads back to it.
+            m.lr as f32
         );
         if with_train_accuracy {
             write_train_accuracy(&mut out, m.train_accuracy);

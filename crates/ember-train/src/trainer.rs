@@ -11,12 +11,12 @@ use ember_data::{
     DataLoader, Dataset, IMAGE_BYTES, InMemoryDataset, TrainTest, load_train_test, locate,
 };
 use ember_nn::{CrossEntropyLoss, Module, Sequential};
-use ember_optim::{AnyOptimizer, Optimizer};
+use ember_optim::{AnyOptimizer, LrScheduler, Optimizer};
 use ember_tensor::{Backend, Tensor};
 
 use crate::metrics::{EpochMetrics, Summary};
 use crate::progress::Progress;
-use crate::{Error, Result, TrainConfig, charts, checkpoint, io_at, run_dir};
+use crate::{Error, Result, TrainConfig, charts, checkpoint, io_at, run_dir, schedule};
 
 /// Losses are read back from the device once per this many steps (and at the end of an epoch).
 const LOSS_READ_WINDOW: usize = 20;
@@ -124,12 +124,13 @@ pub fn train_on<B: Backend>(
     config.out = Some(run_dir.clone());
 
     let mut model = config.experiment.build(config.init, config.seed, backend)?;
-    let mut optimizer =
-        AnyOptimizer::by_name(&config.optimizer, model.named_parameters(), config.lr)?;
+    let mut optimizer = schedule::build_optimizer(&config, &model)?;
+    let mut scheduler = schedule::build_scheduler(&mut config, &mut optimizer, loader.len())?;
     let (history, first_epoch) = match &resumed {
         Some((dict, r)) => {
             checkpoint::restore(dict, &model, &mut optimizer)?;
             optimizer.set_lr(config.lr);
+            schedule::restore_scheduler(dict, scheduler.as_mut(), &mut optimizer)?;
             (r.history.clone(), r.epoch + 1)
         }
         None => (Vec::new(), 1),
@@ -155,15 +156,20 @@ pub fn train_on<B: Backend>(
         progress.start_epoch(epoch, config.epochs, loader.len());
         let started = Instant::now();
         model.set_training(true);
+        let lr = f64::from(optimizer.lr());
         let (cost, grad_norms) = train_epoch(
             backend,
             &model,
-            &mut optimizer,
+            (&mut optimizer, scheduler.as_mut()),
             &loader,
             epoch,
             &progress,
             last_checkpoint.as_deref(),
         )?;
+        if let Some(s) = scheduler.as_mut().filter(|s| !s.steps_per_batch()) {
+            // ReduceLROnPlateau is fed the epoch's cost; the others ignore it.
+            s.step(&mut optimizer, Some(cost))?;
+        }
         let seconds = started.elapsed().as_secs_f64();
         model.set_training(false);
         let test_accuracy = evaluate(backend, &model, &data.test)?;
@@ -179,6 +185,7 @@ pub fn train_on<B: Backend>(
             train_accuracy,
             seconds,
             grad_norms,
+            lr,
         };
         if !output.quiet && !output.json {
             writeln!(stdout, "Epoch: {epoch:04} cost = {cost:.9}")
@@ -189,6 +196,7 @@ pub fn train_on<B: Backend>(
             &run_dir,
             &model,
             &optimizer,
+            scheduler.as_ref(),
             &config,
             epoch,
             &summary.epochs,
@@ -242,12 +250,13 @@ fn check_trainable(data: &TrainTest, loader: &DataLoader<'_, InMemoryDataset>) -
     Ok(())
 }
 
-/// One epoch of the seed's loop (the model in training mode); returns the mean batch loss and
-/// each layer's mean weight-gradient norm.
+/// One epoch of the seed's loop (the model in training mode; a per-batch scheduler,
+/// `OneCycleLR`, steps after every optimizer step); returns the mean batch loss and each layer's
+/// mean weight-gradient norm.
 fn train_epoch<B: Backend>(
     backend: &B,
     model: &Sequential<B>,
-    optimizer: &mut AnyOptimizer<B>,
+    (optimizer, mut scheduler): (&mut AnyOptimizer<B>, Option<&mut LrScheduler>),
     loader: &DataLoader<'_, InMemoryDataset>,
     epoch: usize,
     progress: &Progress,
@@ -303,6 +312,9 @@ fn train_epoch<B: Backend>(
             }
         }
         optimizer.step()?;
+        if let Some(s) = scheduler.as_deref_mut().filter(|s| s.steps_per_batch()) {
+            s.step(optimizer, None)?;
+        }
         let step_norm = match step_norm {
             Some(n) => n,
             None => Tensor::zeros([], backend)?,

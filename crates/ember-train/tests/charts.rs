@@ -1,10 +1,13 @@
 //! Charts are readable and never half-written: rendered for one-epoch, fifteen-epoch and
 //! divergent runs, decoded, and their plot areas checked for drawn data.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 
-use ember_train::charts::{self, RenderedChart};
+use common::coloured_pixels;
+use ember_train::charts;
 use ember_train::{EpochMetrics, Error, Summary, TrainConfig};
 
 fn summary(costs: &[f64], norms: &[[f64; 3]], run_dir: &Path) -> Summary {
@@ -26,38 +29,13 @@ fn summary(costs: &[f64], norms: &[[f64; 3]], run_dir: &Path) -> Summary {
                 train_accuracy: None,
                 seconds: 1.0,
                 grad_norms: n.to_vec(),
+                lr: 1e-3,
             })
             .collect(),
         test_accuracy: 0.5,
         run_dir: run_dir.display().to_string(),
         peak_rss_mib: 0.0,
     }
-}
-
-/// Pixels of a series colour (not white, grey or black) inside and outside the plot area.
-fn coloured_pixels(chart: &RenderedChart) -> (usize, usize) {
-    let decoder = png::Decoder::new(chart.png.as_slice());
-    let mut reader = decoder.read_info().expect("a valid PNG");
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut pixels).expect("one frame");
-    assert_eq!((info.width, info.height), chart.size);
-    let (xs, ys) = &chart.plot_area;
-    let (mut inside, mut outside) = (0, 0);
-    for (i, rgb) in pixels.chunks_exact(3).enumerate() {
-        let (x, y) = (
-            (i as u32 % info.width) as i32,
-            (i as u32 / info.width) as i32,
-        );
-        let (lo, hi) = (*rgb.iter().min().unwrap(), *rgb.iter().max().unwrap());
-        if hi - lo > 60 {
-            if xs.contains(&x) && ys.contains(&y) {
-                inside += 1;
-            } else {
-                outside += 1;
-            }
-        }
-    }
-    (inside, outside)
 }
 
 #[test]

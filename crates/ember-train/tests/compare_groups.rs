@@ -79,7 +79,7 @@ fn a_group_run_writes_its_chart_and_a_table_with_train_and_test_accuracy() {
     assert!(stdout.contains(&table), "{stdout}");
     let csv = std::fs::read_to_string(out.path().join("deep-dropout/metrics.csv")).unwrap();
     assert!(
-        csv.starts_with("epoch,cost,test_accuracy,seconds,train_accuracy,grad_norm_0.weight"),
+        csv.starts_with("epoch,cost,test_accuracy,seconds,lr,train_accuracy,grad_norm_0.weight"),
         "{csv}"
     );
 }

@@ -74,7 +74,7 @@ fn the_same_command_twice_prints_byte_identical_output() {
         assert!(a.path().join(file).exists(), "{file} missing");
     }
     let csv = std::fs::read_to_string(a.path().join("metrics.csv")).unwrap();
-    assert!(csv.starts_with("epoch,cost,test_accuracy,seconds,grad_norm_0.weight,grad_norm_2.weight,grad_norm_4.weight\n"), "{csv}");
+    assert!(csv.starts_with("epoch,cost,test_accuracy,seconds,lr,grad_norm_0.weight,grad_norm_2.weight,grad_norm_4.weight\n"), "{csv}");
     assert_eq!(csv.lines().count(), 3);
 }
 

@@ -3,7 +3,8 @@
 
 use ember_tensor::ops::{
     BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, StridedView, UnaryOp, Window2d,
-    adam_bias_corrections,
+    adagrad_decayed_lr, adam_bias_corrections, bias_correction, nadam_coefficients,
+    radam_rectification,
 };
 use ember_tensor::{Backend, Shape};
 
@@ -515,7 +516,8 @@ fn optimizer_params(update: &OptimizerUpdate, len: usize) -> OptimizerParams {
         bias2_sqrt: 1.0,
         step_size: 0.0,
         decay_factor: 1.0,
-        _padding: [0; 2],
+        extra: 0.0,
+        maximize: 0,
     };
     match *update {
         OptimizerUpdate::Sgd {
@@ -525,7 +527,9 @@ fn optimizer_params(update: &OptimizerUpdate, len: usize) -> OptimizerParams {
             weight_decay,
             nesterov,
             first_step,
+            maximize,
         } => {
+            params.maximize = u32::from(maximize);
             params.algorithm = algorithm::SGD;
             params.variant = u32::from(nesterov);
             params.first_step_or_amsgrad = u32::from(first_step);
@@ -543,8 +547,10 @@ fn optimizer_params(update: &OptimizerUpdate, len: usize) -> OptimizerParams {
             decoupled,
             amsgrad,
             step,
+            maximize,
         } => {
             let (bias1, bias2_sqrt) = adam_bias_corrections(beta1, beta2, step);
+            params.maximize = u32::from(maximize);
             params.algorithm = algorithm::ADAM;
             params.variant = u32::from(decoupled);
             params.first_step_or_amsgrad = u32::from(amsgrad);
@@ -565,7 +571,9 @@ fn optimizer_params(update: &OptimizerUpdate, len: usize) -> OptimizerParams {
             weight_decay,
             momentum,
             centered,
+            maximize,
         } => {
+            params.maximize = u32::from(maximize);
             params.algorithm = algorithm::RMSPROP;
             params.variant = u32::from(centered);
             params.lr = lr;
@@ -581,11 +589,97 @@ fn optimizer_params(update: &OptimizerUpdate, len: usize) -> OptimizerParams {
             weight_decay,
             eps,
             step,
+            maximize,
         } => {
+            params.maximize = u32::from(maximize);
             params.algorithm = algorithm::ADAGRAD;
             params.weight_decay = weight_decay;
             params.eps = eps;
-            params.step_size = lr / (1.0 + (step.saturating_sub(1)) as f32 * lr_decay);
+            params.step_size = adagrad_decayed_lr(lr, lr_decay, step);
+        }
+        OptimizerUpdate::Adadelta {
+            lr,
+            rho,
+            eps,
+            weight_decay,
+            maximize,
+        } => {
+            params.maximize = u32::from(maximize);
+            params.algorithm = algorithm::ADADELTA;
+            params.lr = lr;
+            params.weight_decay = weight_decay;
+            params.beta2_or_alpha = rho;
+            params.one_minus_decay = 1.0 - rho;
+            params.eps = eps;
+        }
+        OptimizerUpdate::Adamax {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            step,
+            maximize,
+        } => {
+            params.maximize = u32::from(maximize);
+            params.algorithm = algorithm::ADAMAX;
+            params.weight_decay = weight_decay;
+            params.one_minus_decay = 1.0 - beta1;
+            params.beta2_or_alpha = beta2;
+            params.eps = eps;
+            params.step_size = -(lr / bias_correction(beta1, step));
+        }
+        OptimizerUpdate::NAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            momentum_decay,
+            step,
+            maximize,
+        } => {
+            let coefficients = nadam_coefficients(lr, beta1, momentum_decay, step);
+            params.maximize = u32::from(maximize);
+            params.algorithm = algorithm::NADAM;
+            params.variant = u32::from(decoupled);
+            params.weight_decay = weight_decay;
+            params.decay_factor = 1.0 - lr * weight_decay;
+            params.one_minus_decay = 1.0 - beta1;
+            params.beta2_or_alpha = beta2;
+            params.one_minus_beta2 = 1.0 - beta2;
+            params.eps = eps;
+            params.bias2_sqrt = bias_correction(beta2, step);
+            params.extra = coefficients.grad;
+            params.step_size = coefficients.exp_avg;
+        }
+        OptimizerUpdate::RAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+            step,
+            maximize,
+        } => {
+            let (bias1, bias2_sqrt) = adam_bias_corrections(beta1, beta2, step);
+            let rectification = radam_rectification(beta2, step);
+            params.maximize = u32::from(maximize);
+            params.algorithm = algorithm::RADAM;
+            params.variant = u32::from(decoupled);
+            params.first_step_or_amsgrad = u32::from(rectification.is_some());
+            params.lr = lr;
+            params.weight_decay = weight_decay;
+            params.decay_factor = 1.0 - lr * weight_decay;
+            params.one_minus_decay = 1.0 - beta1;
+            params.beta2_or_alpha = beta2;
+            params.one_minus_beta2 = 1.0 - beta2;
+            params.eps = eps;
+            params.bias2_sqrt = bias2_sqrt;
+            params.extra = bias1;
+            params.step_size = rectification.unwrap_or(1.0);
         }
     }
     params

@@ -25,7 +25,8 @@ pub const LAYOUT_WGSL: &str = include_str!("shaders/layout.wgsl");
 pub const WINDOW_WGSL: &str = include_str!("shaders/window.wgsl");
 /// `dropout.wgsl`: dropout with a Philox4x32-10 mask drawn on the device.
 pub const DROPOUT_WGSL: &str = include_str!("shaders/dropout.wgsl");
-/// `optimizer.wgsl`: the fused SGD, Adam(W), RMSprop and Adagrad updates.
+/// `optimizer.wgsl`: the fused SGD, Adam(W), RMSprop, Adagrad, Adadelta, Adamax, NAdam and RAdam
+/// updates.
 pub const OPTIMIZER_WGSL: &str = include_str!("shaders/optimizer.wgsl");
 
 /// Which matrix-product kernel to run.
@@ -49,7 +50,7 @@ pub enum OptimizerStates {
     None,
     /// SGD with momentum, Adagrad, RMSprop without momentum or centering.
     One,
-    /// Adam, RMSprop with momentum or centering.
+    /// Adam, Adadelta, Adamax, NAdam, RAdam, RMSprop with momentum or centering.
     Two,
     /// Adam with amsgrad, RMSprop with momentum and centering.
     Three,

@@ -94,7 +94,8 @@ pub(crate) struct OptimizerParams {
     pub bias2_sqrt: f32,
     pub step_size: f32,
     pub decay_factor: f32,
-    pub _padding: [u32; 2],
+    pub extra: f32,
+    pub maximize: u32,
 }
 
 /// Algorithm codes of `optimizer.wgsl`.
@@ -103,6 +104,10 @@ pub(crate) mod algorithm {
     pub const ADAM: u32 = 1;
     pub const RMSPROP: u32 = 2;
     pub const ADAGRAD: u32 = 3;
+    pub const ADADELTA: u32 = 4;
+    pub const ADAMAX: u32 = 5;
+    pub const NADAM: u32 = 6;
+    pub const RADAM: u32 = 7;
 }
 
 /// Maximum rank of a strided copy after merging dimensions (`MAX_RANK` in `layout.wgsl`).

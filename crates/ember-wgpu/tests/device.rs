@@ -148,6 +148,7 @@ fn an_optimizer_update_leaves_other_handles_untouched() {
         weight_decay: 0.0,
         nesterov: false,
         first_step: true,
+        maximize: false,
     };
     let mut param = gpu.upload(&[1.0, 2.0]).expect("upload");
     let snapshot = param.clone();
@@ -168,6 +169,7 @@ fn optimizer_state_mismatches_are_the_cpu_errors() {
         weight_decay: 0.0,
         eps: 1e-10,
         step: 1,
+        maximize: false,
     };
     let mut param = gpu.upload(&[1.0, 2.0]).expect("upload");
     let grad = gpu.upload(&[1.0, 2.0]).expect("upload");

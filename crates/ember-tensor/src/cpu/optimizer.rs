@@ -3,7 +3,10 @@
 
 use super::CpuStorage;
 use super::simd::multiversion;
-use crate::ops::{AdagradStep, AdamStep, OptimizerUpdate, RmsPropStep, SgdStep};
+use crate::ops::{
+    AdadeltaStep, AdagradStep, AdamStep, AdamaxStep, NAdamStep, OptimizerUpdate, RAdamStep,
+    RmsPropStep, SgdStep,
+};
 use crate::{Error, Result};
 
 pub(super) fn update(
@@ -127,6 +130,30 @@ multiversion! {
                 let k = AdagradStep::new(update);
                 if let [sum] = slots {
                     zip2(param, grad, sum, |p, g, s| k.apply(p, g, s));
+                }
+            }
+            OptimizerUpdate::Adadelta { .. } => {
+                let k = AdadeltaStep::new(update);
+                if let [square_avg, acc_delta] = slots {
+                    zip3(param, grad, square_avg, acc_delta, |p, g, s, a| k.apply(p, g, s, a));
+                }
+            }
+            OptimizerUpdate::Adamax { .. } => {
+                let k = AdamaxStep::new(update);
+                if let [m, u] = slots {
+                    zip3(param, grad, m, u, |p, g, m, u| k.apply(p, g, m, u));
+                }
+            }
+            OptimizerUpdate::NAdam { .. } => {
+                let k = NAdamStep::new(update);
+                if let [m, v] = slots {
+                    zip3(param, grad, m, v, |p, g, m, v| k.apply(p, g, m, v));
+                }
+            }
+            OptimizerUpdate::RAdam { .. } => {
+                let k = RAdamStep::new(update);
+                if let [m, v] = slots {
+                    zip3(param, grad, m, v, |p, g, m, v| k.apply(p, g, m, v));
                 }
             }
         }

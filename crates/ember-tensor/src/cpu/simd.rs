@@ -209,6 +209,7 @@ mod tests {
             decoupled: true,
             amsgrad: false,
             step: 3,
+            maximize: false,
         };
         let grad = values(1037, 5);
         same_bits_at_every_level("adam", || {

@@ -73,3 +73,29 @@ pub fn real_fashion_mnist() -> Option<PathBuf> {
     );
     None
 }
+
+/// Pixels of a series colour (not white, grey or black) inside and outside the plot area.
+pub fn coloured_pixels(chart: &ember_train::charts::RenderedChart) -> (usize, usize) {
+    let decoder = png::Decoder::new(chart.png.as_slice());
+    let mut reader = decoder.read_info().expect("a valid PNG");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).expect("one frame");
+    assert_eq!((info.width, info.height), chart.size);
+    let (xs, ys) = &chart.plot_area;
+    let (mut inside, mut outside) = (0, 0);
+    for (i, rgb) in pixels.chunks_exact(3).enumerate() {
+        let (x, y) = (
+            (i as u32 % info.width) as i32,
+            (i as u32 / info.width) as i32,
+        );
+        let (lo, hi) = (*rgb.iter().min().unwrap(), *rgb.iter().max().unwrap());
+        if hi - lo > 60 {
+            if xs.contains(&x) && ys.contains(&y) {
+                inside += 1;
+            } else {
+                outside += 1;
+            }
+        }
+    }
+    (inside, outside)
+}
