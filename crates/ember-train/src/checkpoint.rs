@@ -181,3 +181,37 @@ pub fn restore<B: Backend>(
     optimizer.load_state(&split(dict, OPTIMIZER_PREFIX))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::metrics::EpochMetrics;
+
+    /// A resumed run's history (costs, accuracies, seconds) is the one the run wrote, bit for
+    /// bit: serde_json's default float parser may miss the last bit of an f64.
+    #[test]
+    fn the_history_reads_back_bit_for_bit() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut history = Vec::new();
+        for epoch in 1..=2000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let cost = (state >> 11) as f64 / (1u64 << 53) as f64;
+            history.push(EpochMetrics {
+                epoch,
+                cost,
+                test_accuracy: cost / 3.0,
+                train_accuracy: Some(cost / 7.0),
+                seconds: cost * 300.0,
+                grad_norms: vec![cost / 11.0],
+                lr: cost / 13.0,
+            });
+        }
+        let text = serde_json::to_string(&history).unwrap();
+        let back: Vec<EpochMetrics> = serde_json::from_str(&text).unwrap();
+        for (a, b) in history.iter().zip(&back) {
+            assert_eq!(a.cost.to_bits(), b.cost.to_bits(), "epoch {}", a.epoch);
+        }
+        assert_eq!(history, back);
+    }
+}
