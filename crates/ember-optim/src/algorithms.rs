@@ -5,7 +5,9 @@ use ember_tensor::Backend;
 use ember_tensor::ops::OptimizerUpdate;
 
 use crate::Result;
-use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_range, set_momentum};
+use crate::optimizer::{
+    Fused, GroupOptions, UpdateRule, check_non_negative, check_range, set_momentum,
+};
 
 /// `options` and `set_options` of an Adam-family configuration (fields `lr`, `weight_decay`,
 /// `betas`): β1 is the momentum a schedule cycles, as PyTorch's `OneCycleLR` does.
@@ -98,21 +100,9 @@ impl UpdateRule for SgdConfig {
         }
     }
     fn validate(&self) -> Result<()> {
-        check_range("SGD", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
-        check_range(
-            "SGD",
-            "momentum",
-            self.momentum,
-            self.momentum >= 0.0,
-            "must be >= 0",
-        )?;
-        check_range(
-            "SGD",
-            "weight_decay",
-            self.weight_decay,
-            self.weight_decay >= 0.0,
-            "must be >= 0",
-        )?;
+        check_non_negative("SGD", "lr", self.lr)?;
+        check_non_negative("SGD", "momentum", self.momentum)?;
+        check_non_negative("SGD", "weight_decay", self.weight_decay)?;
         check_range(
             "SGD",
             "dampening",
@@ -197,8 +187,8 @@ pub(crate) fn validate_adam(
     eps: f32,
     wd: f32,
 ) -> Result<()> {
-    check_range(name, "lr", lr, lr >= 0.0, "must be >= 0")?;
-    check_range(name, "eps", eps, eps >= 0.0, "must be >= 0")?;
+    check_non_negative(name, "lr", lr)?;
+    check_non_negative(name, "eps", eps)?;
     check_range(
         name,
         "beta1",
@@ -213,7 +203,7 @@ pub(crate) fn validate_adam(
         (0.0..1.0).contains(&betas.1),
         "must be in [0, 1)",
     )?;
-    check_range(name, "weight_decay", wd, wd >= 0.0, "must be >= 0")
+    check_non_negative(name, "weight_decay", wd)
 }
 
 /// Hyperparameters of [`AdamW`] (PyTorch's defaults: weight decay 0.01).
@@ -340,29 +330,11 @@ impl UpdateRule for RmsPropConfig {
         }
     }
     fn validate(&self) -> Result<()> {
-        check_range("RMSprop", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
-        check_range(
-            "RMSprop",
-            "alpha",
-            self.alpha,
-            self.alpha >= 0.0,
-            "must be >= 0",
-        )?;
-        check_range("RMSprop", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
-        check_range(
-            "RMSprop",
-            "momentum",
-            self.momentum,
-            self.momentum >= 0.0,
-            "must be >= 0",
-        )?;
-        check_range(
-            "RMSprop",
-            "weight_decay",
-            self.weight_decay,
-            self.weight_decay >= 0.0,
-            "must be >= 0",
-        )
+        check_non_negative("RMSprop", "lr", self.lr)?;
+        check_non_negative("RMSprop", "alpha", self.alpha)?;
+        check_non_negative("RMSprop", "eps", self.eps)?;
+        check_non_negative("RMSprop", "momentum", self.momentum)?;
+        check_non_negative("RMSprop", "weight_decay", self.weight_decay)
     }
     fn options(&self) -> GroupOptions {
         GroupOptions {
@@ -428,29 +400,15 @@ impl UpdateRule for AdagradConfig {
         }
     }
     fn validate(&self) -> Result<()> {
-        check_range("Adagrad", "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
-        check_range(
-            "Adagrad",
-            "lr_decay",
-            self.lr_decay,
-            self.lr_decay >= 0.0,
-            "must be >= 0",
-        )?;
-        check_range("Adagrad", "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
-        check_range(
+        check_non_negative("Adagrad", "lr", self.lr)?;
+        check_non_negative("Adagrad", "lr_decay", self.lr_decay)?;
+        check_non_negative("Adagrad", "eps", self.eps)?;
+        check_non_negative(
             "Adagrad",
             "initial_accumulator_value",
             self.initial_accumulator_value,
-            self.initial_accumulator_value >= 0.0,
-            "must be >= 0",
         )?;
-        check_range(
-            "Adagrad",
-            "weight_decay",
-            self.weight_decay,
-            self.weight_decay >= 0.0,
-            "must be >= 0",
-        )
+        check_non_negative("Adagrad", "weight_decay", self.weight_decay)
     }
     fn options(&self) -> GroupOptions {
         GroupOptions {

@@ -233,6 +233,15 @@ impl<B: Backend, R: UpdateRule> Fused<B, R> {
     }
 }
 
+/// [`check_range`] for the common case: `value` must be finite and `>= 0`.
+pub(crate) fn check_non_negative(
+    optimizer: &'static str,
+    name: &'static str,
+    value: f32,
+) -> Result<()> {
+    check_range(optimizer, name, value, value >= 0.0, "must be >= 0")
+}
+
 pub(crate) fn check_range(
     optimizer: &'static str,
     name: &'static str,

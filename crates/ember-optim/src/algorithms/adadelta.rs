@@ -3,7 +3,7 @@
 use ember_tensor::ops::OptimizerUpdate;
 
 use crate::Result;
-use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_range};
+use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_non_negative, check_range};
 
 /// Adadelta (Zeiler, 2012), as torch.optim.Adadelta.
 pub type Adadelta<B> = Fused<B, AdadeltaConfig>;
@@ -50,7 +50,7 @@ impl UpdateRule for AdadeltaConfig {
         }
     }
     fn validate(&self) -> Result<()> {
-        check_range(Self::NAME, "lr", self.lr, self.lr >= 0.0, "must be >= 0")?;
+        check_non_negative(Self::NAME, "lr", self.lr)?;
         check_range(
             Self::NAME,
             "rho",
@@ -58,14 +58,8 @@ impl UpdateRule for AdadeltaConfig {
             (0.0..=1.0).contains(&self.rho),
             "must be in [0, 1]",
         )?;
-        check_range(Self::NAME, "eps", self.eps, self.eps >= 0.0, "must be >= 0")?;
-        check_range(
-            Self::NAME,
-            "weight_decay",
-            self.weight_decay,
-            self.weight_decay >= 0.0,
-            "must be >= 0",
-        )
+        check_non_negative(Self::NAME, "eps", self.eps)?;
+        check_non_negative(Self::NAME, "weight_decay", self.weight_decay)
     }
     fn options(&self) -> GroupOptions {
         GroupOptions {

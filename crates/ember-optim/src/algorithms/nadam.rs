@@ -4,7 +4,7 @@ use ember_tensor::ops::OptimizerUpdate;
 
 use crate::Result;
 use crate::algorithms::validate_adam;
-use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_range};
+use crate::optimizer::{Fused, GroupOptions, UpdateRule, check_non_negative};
 
 /// NAdam (Dozat, 2016), as torch.optim.NAdam.
 pub type NAdam<B> = Fused<B, NAdamConfig>;
@@ -62,13 +62,7 @@ impl UpdateRule for NAdamConfig {
     }
     fn validate(&self) -> Result<()> {
         validate_adam(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)?;
-        check_range(
-            Self::NAME,
-            "momentum_decay",
-            self.momentum_decay,
-            self.momentum_decay >= 0.0,
-            "must be >= 0",
-        )
+        check_non_negative(Self::NAME, "momentum_decay", self.momentum_decay)
     }
     adam_family_options!();
 }
