@@ -97,7 +97,8 @@ fn deep_products_with_k_blocks_match() {
 #[test]
 fn training_shapes_match_and_do_not_depend_on_the_thread_count() {
     // The MLP's products (forward x·Wᵀ, dW = dYᵀ·x, dX = dY·W), and the CNN's im2col products,
-    // with fewer rows where only the row count differs (conv1: 78,400 rows in training).
+    // as its layers call them, with fewer columns where only the column count differs (conv1's
+    // `N·H·W` is 78,400 in training).
     for (m, k, n, ta, tb) in [
         (100, 784, 256, false, true),
         (256, 100, 784, true, false),
@@ -105,10 +106,13 @@ fn training_shapes_match_and_do_not_depend_on_the_thread_count() {
         (100, 256, 10, false, true),
         (10, 100, 256, true, false),
         (100, 10, 256, false, false),
-        (4000, 9, 32, false, false),
-        (1960, 288, 64, false, false),
-        (288, 1960, 64, true, false),
-        (1960, 64, 288, false, true),
+        (32, 9, 4000, false, false),
+        (32, 4000, 9, false, true),
+        (64, 288, 1960, false, false),
+        (64, 1960, 288, false, true),
+        (288, 64, 1960, true, false),
+        // An A too large for L2: threads claim panels of strips.
+        (64, 1600, 288, false, true),
     ] {
         let products = check(m, k, n, ta, tb);
         assert_thread_count_changes_no_bit(&products);
@@ -253,6 +257,34 @@ fn every_engine_gives_the_same_product() {
         if engine.kernel == Kernel::detected() {
             // Same kernel, same order per element: the thread count changes no bit.
             assert_eq!(c, auto, "{engine:?}");
+        }
+    }
+}
+
+#[test]
+fn a_product_narrower_than_a_strip_gives_the_bits_of_a_wide_one() {
+    // n = 9 (a 3×3 convolution's weight gradient on one channel) is computed as Cᵀ = Bᵀ·Aᵀ;
+    // each element is the same sum in the same order as in a product 32 columns wide.
+    let (m, k) = (32, 3000);
+    let a_data = random(m * k, 7);
+    let b_data = random(32 * k, 8);
+    let a = view(&a_data, m, k, false);
+    let packed = engines()
+        .into_iter()
+        .filter(|e| e.kernel != Kernel::Matrixmultiply);
+    for engine in packed {
+        let mut wide = vec![0.0; m * 32];
+        gemm_with(engine, a, view(&b_data, k, 32, true), &mut wide).expect("gemm");
+        for n in [1, 9, 15] {
+            let mut narrow = vec![0.0; m * n];
+            gemm_with(engine, a, view(&b_data[..n * k], k, n, true), &mut narrow).expect("gemm");
+            for i in 0..m {
+                assert_eq!(
+                    &narrow[i * n..][..n],
+                    &wide[i * 32..][..n],
+                    "{engine:?} n {n}"
+                );
+            }
         }
     }
 }

@@ -48,7 +48,6 @@ pub fn available() -> bool {
 /// Computes the columns `cols` of `C` (see [`packed::PackedKernel::strip`]).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn strip(p: &Product<'_>, cols: Range<usize>, strip: &mut [f32]) {
-    let masks: [__m256i; VECTORS] = std::array::from_fn(|v| lane_mask(cols.len(), 8 * v));
     // SAFETY: forwarded from the caller (`packed::PackedKernel::strip`'s contract).
     unsafe {
         packed::strip_blocks(
@@ -57,7 +56,10 @@ unsafe fn strip(p: &Product<'_>, cols: Range<usize>, strip: &mut [f32]) {
             strip,
             BLOCKING,
             |s, st, r, kc, out, o| transpose_into(s, st, r, kc, out, o),
-            |tile| run(tile, &masks),
+            |tile| {
+                let masks = std::array::from_fn(|v| lane_mask(tile.width, 8 * v));
+                run(tile, &masks)
+            },
         );
     }
 }

@@ -45,7 +45,6 @@ pub fn available() -> bool {
 /// Computes the columns `cols` of `C` (see [`packed::PackedKernel::strip`]).
 #[target_feature(enable = "avx512f")]
 unsafe fn strip(p: &Product<'_>, cols: Range<usize>, strip: &mut [f32]) {
-    let (mask0, mask1) = column_masks(cols.len());
     // SAFETY: forwarded from the caller (`packed::PackedKernel::strip`'s contract).
     unsafe {
         packed::strip_blocks(
@@ -54,7 +53,10 @@ unsafe fn strip(p: &Product<'_>, cols: Range<usize>, strip: &mut [f32]) {
             strip,
             BLOCKING,
             |s, st, r, kc, out, o| transpose_into(s, st, r, kc, out, o),
-            |tile| run(tile, mask0, mask1),
+            |tile| {
+                let (mask0, mask1) = column_masks(tile.width);
+                run(tile, mask0, mask1)
+            },
         );
     }
 }

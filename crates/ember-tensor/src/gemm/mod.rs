@@ -174,6 +174,19 @@ fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f3
         return Ok(());
     }
     match packed {
+        // Fewer columns than one strip (a 3×3 convolution's weight gradient on one input
+        // channel has 9): one strip, mostly padding, on one thread. `Cᵀ = Bᵀ·Aᵀ` has `m`
+        // columns instead, and each element is the same sum in the same order.
+        Some(kernel) if n < kernel.blocking.nr && m > n => {
+            let mut transposed = vec![MaybeUninit::new(0.0); n * m];
+            // SAFETY: as below, for the n×m product Bᵀ·Aᵀ into `transposed`.
+            unsafe { packed::run(kernel, b.t(), a.t(), &mut transposed, engine.two_threads) };
+            for (j, column) in transposed.chunks_exact(m).enumerate() {
+                for (i, &value) in column.iter().enumerate() {
+                    c[i * n + j] = value;
+                }
+            }
+        }
         // SAFETY: `packed` checked that this CPU runs the kernel, and the shapes were checked
         // above; `c` is the dense m×n output.
         Some(kernel) => unsafe { packed::run(kernel, a, b, c, engine.two_threads) },

@@ -23,6 +23,20 @@ use crate::parallel::{self, SendPtr};
 /// a measured optimum: every product of the `mlp` step but the 10-wide last layer is above it.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
+/// An operand up to this many bytes stays in a core's L2 cache (512 KiB on Zen 3, 1–2 MiB on
+/// AVX-512 Intel parts) from one strip to the next: strips of an `A` this small can be claimed
+/// one at a time, and a `B` this small is not prefetched (the `mlp`'s largest operand, its
+/// 100×784 input, is 306 KiB).
+const IN_L2: usize = 384 << 10;
+
+/// Products with more strips than this are claimed in this many panels of neighbouring strips:
+/// the last one claimed leaves the other thread idle for at most 1/64 of the product.
+const PANELS_PER_PRODUCT: usize = 64;
+
+/// A panel's block of `C` (rows × panel columns) up to this many bytes stays in L2 between the
+/// `K` blocks that add into it.
+const C_PANEL_IN_L2: usize = 128 << 10;
+
 /// A cache line of floats: packed strips are built from these so every vector load is aligned.
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
@@ -56,8 +70,9 @@ pub(super) struct Product<'a> {
 pub(super) struct PackedKernel {
     /// Its strip width, tile height and block depths.
     pub blocking: Blocking,
-    /// Computes the columns `cols` (at most `blocking.nr`) of `C`, every row, using `strip`
-    /// (room for `nr` columns of the deepest block) to pack `B`.
+    /// Computes the columns `cols` of `C` (a panel: whole strips of `blocking.nr` columns, the
+    /// last one maybe narrower), every row, using `strip` (room for `nr` columns of the deepest
+    /// block) to pack `B`.
     ///
     /// Safety: the CPU runs the kernel's instruction set; `Product`'s invariants hold; no other
     /// thread touches the columns `cols` of `C`.
@@ -91,6 +106,8 @@ pub(super) unsafe fn run(
             col_stride: 1,
         }
     };
+    let nr = kernel.blocking.nr;
+    let width = nr * panel_strips(m, k, nr, n.div_ceil(nr));
     let strips = Strips {
         kernel,
         product: Product {
@@ -99,7 +116,8 @@ pub(super) unsafe fn run(
             c: SendPtr::new(c.as_mut_ptr().cast()),
         },
         next: AtomicUsize::new(0),
-        count: n.div_ceil(kernel.blocking.nr),
+        width,
+        count: n.div_ceil(width),
     };
     if parallel && m * n * k >= PARALLEL_MIN_MACS && strips.count >= 2 {
         parallel::join(|| strips.work(), || strips.work());
@@ -108,12 +126,31 @@ pub(super) unsafe fn run(
     }
 }
 
-/// The strips of one product, which threads claim one at a time, so a thread that starts late
-/// (a helper waking up, cold caches) simply takes fewer strips.
+/// How many strips of `C` a thread claims at once (a panel), for an `m×k` `A` and `strips`
+/// strips. While `A` stays in L2 a panel is one strip (or a 64th of many), so a thread that
+/// starts late simply takes fewer. A larger `A` (the weight gradient of a convolution: `A` is `[O, N·OH·OW]`)
+/// would stream from memory once per strip; in a panel each `K` block of `A` is read from
+/// memory once and from L2 for the panel's other strips. Two panels, one per thread, unless
+/// the panel's block of `C` would leave L2.
+fn panel_strips(m: usize, k: usize, nr: usize, strips: usize) -> usize {
+    let floats = std::mem::size_of::<f32>();
+    if m * k * floats <= IN_L2 {
+        // Many strips (a convolution's `N·OH·OW` columns): runs of neighbouring strips, so the
+        // lines of `B` a thread prefetches for its next strip are its own.
+        return (strips / PANELS_PER_PRODUCT).max(1);
+    }
+    let fitting = C_PANEL_IN_L2 / (m * floats * nr).max(1);
+    strips.div_ceil(2).min(fitting).max(1)
+}
+
+/// The panels of one product, which threads claim one at a time, so a thread that starts late
+/// (a helper waking up, cold caches) simply takes fewer panels.
 struct Strips<'a> {
     kernel: &'a PackedKernel,
     product: Product<'a>,
     next: AtomicUsize,
+    /// Columns per panel: a multiple of the kernel's strip width.
+    width: usize,
     count: usize,
 }
 
@@ -121,7 +158,7 @@ impl Strips<'_> {
     /// Computes strips until none is left; call it from any number of threads.
     fn work(&self) {
         let Blocking { nr, kc, .. } = self.kernel.blocking;
-        let (k, n) = (self.product.a.cols, self.product.b.cols);
+        let (k, n, width) = (self.product.a.cols, self.product.b.cols, self.width);
         STRIP.with_borrow_mut(|buffer| {
             // The deepest block: a last one may take up to half a block more (`block_depth`).
             let deepest = k.min(kc + kc / 2);
@@ -131,8 +168,8 @@ impl Strips<'_> {
                 if s >= self.count {
                     break;
                 }
-                let cols = s * nr..((s + 1) * nr).min(n);
-                // SAFETY: `run`'s contract; strip `s` is claimed by this thread alone.
+                let cols = s * width..((s + 1) * width).min(n);
+                // SAFETY: `run`'s contract; panel `s` is claimed by this thread alone.
                 unsafe { (self.kernel.strip)(&self.product, cols, strip) };
             }
         });
@@ -181,14 +218,15 @@ pub(super) struct Blocking {
     pub block: usize,
 }
 
-/// Computes the columns `cols` of `C`: for each `K` block, packs `B` into `strip`
-/// ([`pack_b`], with the kernel's `transpose`), then hands each `mr`-row panel to `tile`.
-/// Inlined into each kernel's `#[target_feature]` strip function, so the closures are compiled
-/// for its instruction set.
+/// Computes the columns `cols` of `C` (a panel of strips): for each `K` block, and each strip
+/// of the panel, packs `B` into `strip` ([`pack_b`], with the kernel's `transpose`), then hands
+/// each `mr`-row panel of `A` to `tile`. The strips of a block reuse its rows of `A` from
+/// cache. Inlined into each kernel's `#[target_feature]` strip function, so the closures are
+/// compiled for its instruction set.
 ///
 /// # Safety
-/// `Product`'s invariants hold, `cols` has at most `nr` columns inside `C`, and `strip` holds
-/// `nr` columns of the deepest block.
+/// `Product`'s invariants hold, `cols` lies inside `C`, and `strip` holds `nr` columns of the
+/// deepest block.
 #[inline(always)]
 pub(super) unsafe fn strip_blocks(
     p: &Product<'_>,
@@ -201,31 +239,35 @@ pub(super) unsafe fn strip_blocks(
     let Blocking { nr, mr, kc, block } = blocking;
     let (a, n) = (p.a, p.b.cols);
     let (m, k) = (a.rows, a.cols);
+    let prefetch = k * n * std::mem::size_of::<f32>() > IN_L2;
     let mut k0 = 0;
     while k0 < k {
         let depth = block_depth(k - k0, kc);
         let packed = &mut strip[..nr * depth];
-        pack_b(
-            p.b,
-            (k0, depth, cols.clone()),
-            packed,
-            (nr, block),
-            &mut transpose,
-        );
-        for i0 in (0..m).step_by(mr) {
-            tile(&Tile {
-                kc: depth,
-                a: a.data[i0 * a.row_stride + k0 * a.col_stride..].as_ptr(),
-                a_row: a.row_stride,
-                a_k: a.col_stride,
-                b: packed.as_ptr(),
-                // SAFETY: row i0 < m and column cols.start < n lie inside the m×n buffer C.
-                c: unsafe { p.c.get().add(i0 * n + cols.start) },
-                ldc: n,
-                rows: (m - i0).min(mr),
-                width: cols.len(),
-                accumulate: k0 > 0,
-            });
+        for j0 in cols.clone().step_by(nr) {
+            let strip_cols = j0..(j0 + nr).min(cols.end);
+            pack_b(
+                p.b,
+                (k0, depth, strip_cols.clone()),
+                packed,
+                (nr, block, prefetch),
+                &mut transpose,
+            );
+            for i0 in (0..m).step_by(mr) {
+                tile(&Tile {
+                    kc: depth,
+                    a: a.data[i0 * a.row_stride + k0 * a.col_stride..].as_ptr(),
+                    a_row: a.row_stride,
+                    a_k: a.col_stride,
+                    b: packed.as_ptr(),
+                    // SAFETY: row i0 < m and column j0 < n lie inside the m×n buffer C.
+                    c: unsafe { p.c.get().add(i0 * n + j0) },
+                    ldc: n,
+                    rows: (m - i0).min(mr),
+                    width: strip_cols.len(),
+                    accumulate: k0 > 0,
+                });
+            }
         }
         k0 += depth;
     }
@@ -241,7 +283,7 @@ fn pack_b(
     b: MatRef<'_>,
     (k0, kc, cols): (usize, usize, Range<usize>),
     strip: &mut [f32],
-    (nr, block): (usize, usize),
+    (nr, block, prefetch): (usize, usize, bool),
     mut transpose: impl FnMut(&[f32], usize, usize, usize, &mut [f32], usize),
 ) {
     let j0 = cols.start;
@@ -249,10 +291,25 @@ fn pack_b(
     if width < nr {
         strip.fill(0.0);
     }
-    if b.col_stride == 1 {
+    if b.col_stride == 1 && width == nr {
+        // `nr` is the kernel's constant here (this is inlined), so each row is a few vector
+        // moves, not a call to `memcpy`. The rows of a large `B` are far apart (a convolution's
+        // unfolded input has rows of N·OH·OW floats): too many streams for the hardware
+        // prefetcher, so each row's part of the next strip is fetched into L2 while this one is
+        // packed and used.
+        for (kk, out) in strip.chunks_exact_mut(nr).enumerate() {
+            let row = &b.data[(k0 + kk) * b.row_stride + j0..];
+            if prefetch {
+                // Both ends of the next strip's run: it spans two lines unless rows are aligned.
+                prefetch_l2(row.as_ptr().wrapping_add(nr));
+                prefetch_l2(row.as_ptr().wrapping_add(2 * nr - 1));
+            }
+            out.copy_from_slice(&row[..nr]);
+        }
+    } else if b.col_stride == 1 {
         for (kk, out) in strip.chunks_exact_mut(nr).enumerate() {
             let row = &b.data[(k0 + kk) * b.row_stride + j0..][..width];
-            out[..width].copy_from_slice(row);
+            crate::cpu::copy_floats(&mut out[..width], row, |v| v);
         }
     } else if b.row_stride == 1 {
         // A transposed operand (x·Wᵀ): columns of B are contiguous; transpose in blocks.
@@ -260,6 +317,15 @@ fn pack_b(
             let rows = (width - first).min(block);
             let start = (j0 + first) * b.col_stride + k0;
             transpose(&b.data[start..], b.col_stride, rows, kc, strip, first);
+        }
+        // These columns' next `K` block is packed after the rest of the panel: fetch it into
+        // L2 now (a column of `Bᵀ` is a long contiguous row; the hardware prefetcher loses
+        // track of so many short runs).
+        let next = b.data.as_ptr().wrapping_add(k0 + kc);
+        for jj in (0..width).filter(|_| prefetch) {
+            for line in (0..kc).step_by(16) {
+                prefetch_l2(next.wrapping_add((j0 + jj) * b.col_stride + line));
+            }
         }
     } else {
         for jj in 0..width {
@@ -269,4 +335,18 @@ fn pack_b(
             }
         }
     }
+}
+
+/// Asks for the cache line holding `at` to be brought into L2; never faults, whatever `at` is.
+#[inline(always)]
+fn prefetch_l2(at: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing and never faults, even out of bounds. SSE
+    // is part of x86-64's baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T1>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }

@@ -10,7 +10,7 @@ use crate::parallel;
 /// Multiply-add steps per timed run: about 10 ms on a 3 GHz core with two FMA ports.
 const STEPS: usize = 4_000_000;
 
-/// GFLOP/s of an FMA-only loop in `kernel`'s instruction set, best of five runs, on one core or
+/// GFLOP/s of an FMA-only loop in `kernel`'s instruction set, best of ten runs, on one core or
 /// on two at once (the calling thread and [`parallel`]'s helper; one if there is no helper).
 /// `None` for `matrixmultiply` (not one instruction set) or a kernel this CPU cannot run.
 pub fn fma_peak_gflops(kernel: Kernel, two_threads: bool) -> Option<f64> {
@@ -28,7 +28,7 @@ pub fn fma_peak_gflops(kernel: Kernel, two_threads: bool) -> Option<f64> {
         return None;
     }
     let flops_per_step = run(1);
-    let best = (0..5)
+    let best = (0..10)
         .map(|_| {
             let started = Instant::now();
             if two_threads {
