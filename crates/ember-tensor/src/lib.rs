@@ -32,6 +32,7 @@ mod error;
 pub mod gemm;
 pub mod ops;
 pub mod parallel;
+pub mod profile;
 mod rng;
 mod shape;
 mod tensor;

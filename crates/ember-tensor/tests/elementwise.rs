@@ -673,3 +673,24 @@ fn broadcast_per_channel_values_on_either_side() {
         }
     }
 }
+
+#[test]
+fn long_passes_split_between_threads_give_each_elements_own_value() {
+    // Long enough for the CPU backend to compute the halves on two threads; an odd length, so
+    // the second half is not a whole number of cache lines.
+    let len = 200_003;
+    let x: Vec<f32> = (0..len).map(|i| (i % 1000) as f32 / 250.0 - 2.0).collect();
+    let g: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
+    let xt = Tensor::from_vec(x.clone(), [len], &Cpu).unwrap();
+    let gt = Tensor::from_vec(g.clone(), [len], &Cpu).unwrap();
+    for op in [UnaryOp::Relu, UnaryOp::Exp, UnaryOp::Tanh] {
+        let y = xt.unary(op).unwrap();
+        let expected: Vec<f32> = x.iter().map(|&v| op.apply(v)).collect();
+        assert_eq!(y.to_vec().unwrap(), expected, "{op:?}");
+        let dx = xt.unary_backward(op, &y, &gt).unwrap();
+        let expected: Vec<f32> = (0..len)
+            .map(|i| g[i] * op.derivative(x[i], op.apply(x[i])))
+            .collect();
+        assert_eq!(dx.to_vec().unwrap(), expected, "{op:?} backward");
+    }
+}

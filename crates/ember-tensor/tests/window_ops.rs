@@ -320,3 +320,86 @@ fn bad_windows_and_shapes_are_typed_errors_naming_the_shapes() {
     assert!(x.narrow(1, 780, 5).is_err());
     assert!(x.expand(Shape::new([3, 784])).is_err());
 }
+
+/// Max pooling written out: the first strictly greater value of each window wins, padding
+/// never does; backward adds each gradient at its window's winner, windows in order.
+fn naive_max_pool(x: &[f32], window: &Window2d, grad: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let [kh, kw] = window.options.kernel;
+    let [h, w] = window.input;
+    let [oh, ow] = window.output;
+    let planes = window.batch * window.channels;
+    let mut values = Vec::new();
+    let mut dx = vec![0.0f32; x.len()];
+    for p in 0..planes {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut best: Option<(f32, usize)> = None;
+                for i in 0..kh {
+                    for j in 0..kw {
+                        if let Some((y, xx)) = window.source(oy, ox, i, j) {
+                            let at = (p * h + y) * w + xx;
+                            if best.is_none_or(|(b, _)| x[at] > b) {
+                                best = Some((x[at], at));
+                            }
+                        }
+                    }
+                }
+                let (value, at) = best.expect("every window holds an input value");
+                values.push(value);
+                dx[at] += grad[(p * oh + oy) * ow + ox];
+            }
+        }
+    }
+    (values, dx)
+}
+
+#[test]
+fn max_pool_on_planes_split_between_threads_matches_the_direct_definition() {
+    // Large enough for the CPU backend to split the planes between its two threads; the lab's
+    // 2×2 pool, overlapping windows and padding. Values are rounded so windows hold ties.
+    let options = [
+        WindowOptions::new([2, 2]).stride([2, 2]),
+        WindowOptions::new([3, 3]).stride([2, 2]).padding([1, 1]),
+        WindowOptions::new([3, 2]).stride([1, 2]),
+    ];
+    for (seed, options) in options.into_iter().enumerate() {
+        let x = random(&[8, 20, 30, 31], 90 + seed as u64);
+        let x = Tensor::from_vec(
+            x.to_vec()
+                .unwrap()
+                .iter()
+                .map(|v| (v * 4.0).round())
+                .collect(),
+            x.dims(),
+            &Cpu,
+        )
+        .unwrap();
+        let window = Window2d::new("test", x.shape(), options).unwrap();
+        let (y, indices) = x.max_pool2d(options).unwrap();
+        let g = random(y.dims(), 99);
+        let dx = g.max_pool2d_backward(&indices, x.shape(), options).unwrap();
+        let (values, grad) = naive_max_pool(&x.to_vec().unwrap(), &window, &g.to_vec().unwrap());
+        assert!(values.len() >= 1 << 15, "{} outputs", values.len());
+        assert_eq!(y.to_vec().unwrap(), values, "{options:?}");
+        assert_eq!(dx.to_vec().unwrap(), grad, "{options:?}");
+    }
+}
+
+#[test]
+fn fold_split_between_threads_matches_the_reference() {
+    // The lab CNN's second convolution on a small batch: enough channels for two threads.
+    for options in [
+        WindowOptions::new([3, 3]).padding([1, 1]),
+        WindowOptions::new([3, 3]).stride([2, 2]).padding([1, 1]),
+    ] {
+        let x = random(&[3, 32, 14, 14], 5);
+        let window = Window2d::new("test", x.shape(), options).unwrap();
+        let cols = random(&[window.patch_len(), window.positions()], 6);
+        assert!(cols.shape().numel() >= 1 << 15);
+        let folded = cols.fold2d(x.shape(), options).unwrap();
+        assert_eq!(
+            folded.to_vec().unwrap(),
+            fold_reference(&cols.to_vec().unwrap(), &window)
+        );
+    }
+}

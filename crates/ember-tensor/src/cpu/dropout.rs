@@ -7,6 +7,7 @@
 use super::simd::multiversion;
 use super::{Cpu, CpuStorage};
 use crate::ops::{DropoutMask, DropoutOp};
+use crate::profile::{Category, timed};
 use crate::rng::{PHILOX_M, PHILOX_W};
 use crate::{Error, Result, parallel};
 
@@ -19,6 +20,12 @@ const LANE_ELEMENTS: usize = 4 * LANES;
 
 impl DropoutOp<Cpu> for Cpu {
     fn dropout(_backend: &Cpu, x: &CpuStorage, mask: &DropoutMask) -> Result<CpuStorage> {
+        timed(Category::Elementwise, || dropout(x, mask))
+    }
+}
+
+fn dropout(x: &CpuStorage, mask: &DropoutMask) -> Result<CpuStorage> {
+    {
         let x = x.as_slice().ok_or_else(|| Error::Device {
             op: "dropout",
             message: "input is not contiguous".to_string(),

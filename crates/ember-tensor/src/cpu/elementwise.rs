@@ -3,8 +3,11 @@
 
 use ndarray::{ArcArray1, ArrayViewD, IxDyn, Zip};
 
-use super::CpuStorage;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
 use super::simd::multiversion;
+use super::{CpuStorage, written_in_halves};
 use crate::ops::{BinaryOp, ScalarOp, UnaryOp};
 use crate::{Error, Result, Shape};
 
@@ -49,20 +52,45 @@ pub(super) fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
     }
 }
 
-multiversion! {
-    pub(super) fn unary_slice(op: UnaryOp, x: &[f32]) -> Vec<f32> {
-        for_each_unary!(op, |OP| x.iter().map(|&v| OP.apply(v)).collect())
-    }
+/// `op` applied to every element of `x`.
+pub(super) fn unary_slice(op: UnaryOp, x: &[f32]) -> Vec<f32> {
+    // SAFETY: `unary_into` writes every element of its output.
+    unsafe { written_in_halves(x.len(), |range, out| unary_into(op, &x[range], out)) }
 }
 
 multiversion! {
-    pub(super) fn unary_backward_slices(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32]) -> Vec<f32> {
-        for_each_unary!(op, |OP| x
-            .iter()
-            .zip(y)
-            .zip(g)
-            .map(|((&x, &y), &g)| g * OP.derivative(x, y))
-            .collect())
+    fn unary_into(op: UnaryOp, x: &[f32], out: &mut [MaybeUninit<f32>]) {
+        for_each_unary!(op, |OP| for (out, &v) in out.iter_mut().zip(x) {
+            *out = MaybeUninit::new(OP.apply(v));
+        })
+    }
+}
+
+/// The gradient through `op` of every element: `g · op'(x)` (with `y = op(x)`).
+pub(super) fn unary_backward_slices(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32]) -> Vec<f32> {
+    let len = x.len().min(y.len()).min(g.len());
+    let fill = |range: Range<usize>, out: &mut [MaybeUninit<f32>]| {
+        unary_backward_into(op, &x[range.clone()], &y[range.clone()], &g[range], out)
+    };
+    // SAFETY: `unary_backward_into` writes every element of its output (the inputs are as
+    // long).
+    unsafe { written_in_halves(len, fill) }
+}
+
+multiversion! {
+    fn unary_backward_into(
+        op: UnaryOp,
+        x: &[f32],
+        y: &[f32],
+        g: &[f32],
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        for_each_unary!(op, |OP| {
+            let inputs = x.iter().zip(y).zip(g);
+            for (out, ((&x, &y), &g)) in out.iter_mut().zip(inputs) {
+                *out = MaybeUninit::new(g * OP.derivative(x, y));
+            }
+        })
     }
 }
 

@@ -21,11 +21,17 @@ pub(super) fn matmul(a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result
     } = dims;
     let a = operand(a, m, k, trans_a)?;
     let b = operand(b, k, n, trans_b)?;
-    // The output starts on a cache line (two threads then never write the same line of a row
-    // whose length is a multiple of 16, and the kernel's stores never straddle two lines:
-    // 15–30 % faster on the training shapes), and is not zeroed first: the kernel writes every
-    // element.
-    let len = m * n;
+    aligned_output(m * n, |c| gemm_uninit(a, b, c))
+}
+
+/// A product's `len` outputs, written by `write` (which must write every element when it
+/// succeeds). The output starts on a cache line (two threads then never write the same line of
+/// a row whose length is a multiple of 16, and the kernel's stores never straddle two lines:
+/// 15–30 % faster on the training shapes), and is not zeroed first.
+pub(super) fn aligned_output(
+    len: usize,
+    write: impl FnOnce(&mut [MaybeUninit<f32>]) -> Result<()>,
+) -> Result<CpuStorage> {
     let mut c: Vec<f32> = Vec::with_capacity(len + CACHE_LINE_FLOATS - 1);
     let offset = c.as_ptr().align_offset(CACHE_LINE_FLOATS * 4);
     let offset = if offset < CACHE_LINE_FLOATS {
@@ -35,8 +41,8 @@ pub(super) fn matmul(a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result
     };
     let spare = c.spare_capacity_mut();
     spare[..offset].fill(MaybeUninit::new(0.0));
-    gemm_uninit(a, b, &mut spare[offset..offset + len])?;
-    // SAFETY: the first `offset` elements were written above, and `gemm_uninit` succeeded, so the
+    write(&mut spare[offset..offset + len])?;
+    // SAFETY: the first `offset` elements were written above, and `write` succeeded, so the
     // next `len` are initialised too.
     unsafe { c.set_len(offset + len) };
     Ok(CpuStorage::from(c).slice_move(s![offset..]))
@@ -46,7 +52,12 @@ pub(super) fn matmul(a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result
 const CACHE_LINE_FLOATS: usize = 16;
 
 /// The `rows × cols` operand stored row-major, or stored as its transpose when `transposed`.
-fn operand(x: &CpuStorage, rows: usize, cols: usize, transposed: bool) -> Result<MatRef<'_>> {
+pub(super) fn operand(
+    x: &CpuStorage,
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+) -> Result<MatRef<'_>> {
     let data = x.as_slice().ok_or_else(|| Error::Device {
         op: "matmul",
         message: "operand is not contiguous".to_string(),

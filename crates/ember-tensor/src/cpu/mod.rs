@@ -20,6 +20,7 @@ use crate::ops::{
     AvgPool2dOp, BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, StridedView, UnaryOp,
     Window2d,
 };
+use crate::profile::{Category, timed};
 use crate::{Backend, Result, Shape};
 
 /// The CPU backend. Storage is a reference-counted `ndarray` vector; GEMM runs on
@@ -59,7 +60,7 @@ impl Backend for Cpu {
     }
 
     fn unary(&self, op: UnaryOp, x: &CpuStorage) -> Result<CpuStorage> {
-        Ok(elementwise::unary(op, x))
+        Ok(timed(Category::Elementwise, || elementwise::unary(op, x)))
     }
 
     fn unary_backward(
@@ -69,11 +70,15 @@ impl Backend for Cpu {
         y: &CpuStorage,
         grad: &CpuStorage,
     ) -> Result<CpuStorage> {
-        Ok(elementwise::unary_backward(op, x, y, grad))
+        Ok(timed(Category::Elementwise, || {
+            elementwise::unary_backward(op, x, y, grad)
+        }))
     }
 
     fn scalar(&self, op: ScalarOp, x: &CpuStorage, s: f32) -> Result<CpuStorage> {
-        Ok(elementwise::scalar(op, x, s))
+        Ok(timed(Category::Elementwise, || {
+            elementwise::scalar(op, x, s)
+        }))
     }
 
     fn binary(
@@ -85,15 +90,19 @@ impl Backend for Cpu {
         b_shape: &Shape,
         out: &Shape,
     ) -> Result<CpuStorage> {
-        elementwise::binary(op, a, a_shape, b, b_shape, out)
+        timed(Category::Elementwise, || {
+            elementwise::binary(op, a, a_shape, b, b_shape, out)
+        })
     }
 
     fn sum_squares(&self, x: &CpuStorage) -> Result<CpuStorage> {
-        Ok(ArcArray1::from(vec![reduce::sum_squares(x)]))
+        Ok(timed(Category::Reduction, || {
+            ArcArray1::from(vec![reduce::sum_squares(x)])
+        }))
     }
 
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
-        matmul::matmul(a, b, dims)
+        timed(Category::Gemm, || matmul::matmul(a, b, dims))
     }
 
     fn reduce(
@@ -103,11 +112,13 @@ impl Backend for Cpu {
         shape: &Shape,
         axis: usize,
     ) -> Result<CpuStorage> {
-        reduce::reduce(op, x, shape, axis)
+        timed(Category::Reduction, || reduce::reduce(op, x, shape, axis))
     }
 
     fn log_softmax(&self, x: &CpuStorage, rows: usize, cols: usize) -> Result<CpuStorage> {
-        Ok(rows::log_softmax(x, rows, cols))
+        Ok(timed(Category::Reduction, || {
+            rows::log_softmax(x, rows, cols)
+        }))
     }
 
     fn softmax_cross_entropy(
@@ -117,7 +128,9 @@ impl Backend for Cpu {
         rows: usize,
         cols: usize,
     ) -> Result<CpuStorage> {
-        rows::softmax_cross_entropy(logits, labels, rows, cols)
+        timed(Category::Reduction, || {
+            rows::softmax_cross_entropy(logits, labels, rows, cols)
+        })
     }
 
     fn softmax_cross_entropy_backward(
@@ -128,11 +141,13 @@ impl Backend for Cpu {
         rows: usize,
         cols: usize,
     ) -> Result<CpuStorage> {
-        rows::softmax_cross_entropy_backward(logits, labels, grad, rows, cols)
+        timed(Category::Reduction, || {
+            rows::softmax_cross_entropy_backward(logits, labels, grad, rows, cols)
+        })
     }
 
     fn argmax(&self, x: &CpuStorage, rows: usize, cols: usize) -> Result<CpuStorage> {
-        Ok(rows::argmax(x, rows, cols))
+        Ok(timed(Category::Reduction, || rows::argmax(x, rows, cols)))
     }
 
     fn gather(
@@ -142,7 +157,7 @@ impl Backend for Cpu {
         rows: usize,
         cols: usize,
     ) -> Result<CpuStorage> {
-        rows::gather(x, indices, rows, cols)
+        timed(Category::Layout, || rows::gather(x, indices, rows, cols))
     }
 
     fn optimizer_update(
@@ -152,19 +167,21 @@ impl Backend for Cpu {
         grad: &CpuStorage,
         state: &mut [CpuStorage],
     ) -> Result<()> {
-        optimizer::update(update, param, grad, state)
+        timed(Category::Optimizer, || {
+            optimizer::update(update, param, grad, state)
+        })
     }
 
     fn strided_copy(&self, x: &CpuStorage, view: &StridedView) -> Result<CpuStorage> {
-        layout::strided_copy(x, view)
+        timed(Category::Layout, || layout::strided_copy(x, view))
     }
 
     fn unfold2d(&self, x: &CpuStorage, window: &Window2d, pad_value: f32) -> Result<CpuStorage> {
-        layout::unfold2d(x, window, pad_value)
+        timed(Category::Unfold, || layout::unfold2d(x, window, pad_value))
     }
 
     fn fold2d(&self, cols: &CpuStorage, window: &Window2d) -> Result<CpuStorage> {
-        layout::fold2d(cols, window)
+        timed(Category::Fold, || layout::fold2d(cols, window))
     }
 
     fn scatter(
@@ -174,10 +191,147 @@ impl Backend for Cpu {
         rows: usize,
         cols: usize,
     ) -> Result<CpuStorage> {
-        layout::scatter(values, indices, rows, cols)
+        timed(Category::Layout, || {
+            layout::scatter(values, indices, rows, cols)
+        })
     }
 }
 
 // Average pooling: the default body (unfold + mean). Convolution (`conv.rs`: the bias fused
 // into the output copy) and max pooling (`pool.rs`: one direct pass) override theirs.
 impl AvgPool2dOp<Cpu> for Cpu {}
+
+/// Below this many output elements a split pass stays on one thread.
+pub(crate) const PARALLEL_MIN_LEN: usize = 1 << 15;
+
+/// Runs `per_block(first, chunk)` over `out` split between the two threads at a multiple of
+/// `block_len` (the work of `blocks` independent blocks: rows of an unfolded matrix, channels
+/// of a folded image, planes of a pooled one). Each block is computed whole by one thread, so
+/// the result does not depend on the split.
+pub(crate) fn split_blocks<T: Send>(
+    out: &mut [T],
+    blocks: usize,
+    block_len: usize,
+    per_block: impl Fn(usize, &mut [T]) + Sync,
+) {
+    if out.len() < PARALLEL_MIN_LEN || blocks < 2 {
+        per_block(0, out);
+        return;
+    }
+    let half = blocks / 2;
+    let (first, second) = out.split_at_mut(half * block_len);
+    let per_block = &per_block;
+    crate::parallel::join(|| per_block(0, first), move || per_block(half, second));
+}
+
+/// `blocks · block_len` floats written by `per_block` as [`split_blocks`] splits them, without
+/// zeroing them first (a pass over memory as long as the writing itself).
+///
+/// # Safety
+/// `per_block(first, chunk)` must write every element of `chunk`.
+pub(crate) unsafe fn written_in_blocks(
+    blocks: usize,
+    block_len: usize,
+    per_block: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let len = blocks * block_len;
+    let mut out = Vec::with_capacity(len);
+    split_blocks(
+        &mut out.spare_capacity_mut()[..len],
+        blocks,
+        block_len,
+        per_block,
+    );
+    // SAFETY: the caller's `per_block` wrote every one of the `len` elements.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Element-wise passes shorter than this stay on one thread (below it the hand-off costs more
+/// than a second core's share of the memory traffic saves).
+const ELEMENTWISE_PARALLEL_MIN_LEN: usize = 1 << 16;
+
+/// `len` floats written by `fill(range, out)`, which computes the elements `range` of the result
+/// into `out`: long results in two halves, one per thread (split at a cache line), short ones
+/// whole. Each element is computed alone, so the split changes no bit.
+///
+/// # Safety
+/// `fill(range, out)` must write every element of `out` (which holds `range.len()`).
+pub(crate) unsafe fn written_in_halves(
+    len: usize,
+    fill: impl Fn(std::ops::Range<usize>, &mut [std::mem::MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    if len < ELEMENTWISE_PARALLEL_MIN_LEN {
+        fill(0..len, spare);
+    } else {
+        let half = len / 2 / 16 * 16;
+        let (first, second) = spare.split_at_mut(half);
+        let fill = &fill;
+        crate::parallel::join(|| fill(0..half, first), move || fill(half..len, second));
+    }
+    // SAFETY: the caller's `fill` wrote every one of the `len` elements.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// `dst[k] = wrap(src[k])` for equal lengths. Short runs (a 14-pixel line of an image, the
+/// last columns of a packed strip) are at most two overlapping fixed-size moves, inline: a loop
+/// of copies compiles to a call to `memcpy`, which costs more than such a copy.
+#[inline(always)]
+pub(crate) fn copy_floats<T: Copy>(dst: &mut [T], src: &[f32], wrap: impl Fn(f32) -> T) {
+    /// Copies `B` elements at `at`.
+    #[inline(always)]
+    fn block<const B: usize, T: Copy>(
+        dst: &mut [T],
+        src: &[f32],
+        at: usize,
+        wrap: &impl Fn(f32) -> T,
+    ) {
+        if let (Some(dst), Some(src)) = (
+            dst[at..].first_chunk_mut::<B>(),
+            src[at..].first_chunk::<B>(),
+        ) {
+            *dst = src.map(wrap);
+        }
+    }
+    let n = src.len().min(dst.len());
+    match n {
+        0 => {}
+        1..4 => {
+            dst[0] = wrap(src[0]);
+            dst[n / 2] = wrap(src[n / 2]);
+            dst[n - 1] = wrap(src[n - 1]);
+        }
+        4..8 => {
+            block::<4, T>(dst, src, 0, &wrap);
+            block::<4, T>(dst, src, n - 4, &wrap);
+        }
+        8..=16 => {
+            block::<8, T>(dst, src, 0, &wrap);
+            block::<8, T>(dst, src, n - 8, &wrap);
+        }
+        _ => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = wrap(s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_floats;
+
+    #[test]
+    fn copy_floats_copies_every_length() {
+        let src: Vec<f32> = (0..40).map(|i| i as f32 + 0.5).collect();
+        for n in 0..=40 {
+            let mut dst = vec![-1.0f32; n + 1];
+            copy_floats(&mut dst[..n], &src[..n], |v| v);
+            assert_eq!(&dst[..n], &src[..n], "length {n}");
+            assert_eq!(dst[n], -1.0, "length {n} wrote past the end");
+        }
+    }
+}

@@ -1,10 +1,15 @@
 //! Max pooling on the CPU as one direct pass per window (overriding the default body of
 //! [`MaxPool2dOp`], which unfolds, transposes, takes the argmax and gathers: four passes over
 //! memory). Same results: the first maximum in the window's row-major order, padding never
-//! wins. Backward adds each gradient at its window's maximum, windows in order.
+//! wins. Backward adds each gradient at its window's maximum, windows in order. Both split the
+//! planes between the two threads; the lab's 2×2, stride-2 pool has its own loop.
 
-use super::{Cpu, CpuStorage};
+use std::mem::MaybeUninit;
+
+use super::{Cpu, CpuStorage, PARALLEL_MIN_LEN, split_blocks, written_in_blocks};
 use crate::ops::{MaxPool2dOp, Window2d};
+use crate::parallel;
+use crate::profile::{Category, timed};
 use crate::{Error, Result};
 
 impl MaxPool2dOp<Cpu> for Cpu {
@@ -13,69 +18,7 @@ impl MaxPool2dOp<Cpu> for Cpu {
         x: &CpuStorage,
         window: &Window2d,
     ) -> Result<(CpuStorage, CpuStorage)> {
-        let src = x.as_slice().ok_or_else(not_contiguous)?;
-        let [kh, kw] = window.options.kernel;
-        let [h, w] = window.input;
-        let [oh, ow] = window.output;
-        let planes = window.batch * window.channels;
-        let mut values = Vec::with_capacity(planes * oh * ow);
-        let mut indices = Vec::with_capacity(planes * oh * ow);
-        let o = window.options;
-        if o.padding == [0, 0] && o.dilation == [1, 1] {
-            // Every tap inside the input (the lab's pools): no bounds to test.
-            for plane in src.chunks_exact((h * w).max(1)).take(planes) {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let corner = oy * o.stride[0] * w + ox * o.stride[1];
-                        let mut best = plane[corner];
-                        let mut best_tap = 0usize;
-                        for i in 0..kh {
-                            let line = &plane[corner + i * w..][..kw];
-                            for (j, &v) in line.iter().enumerate() {
-                                if v > best {
-                                    best = v;
-                                    best_tap = i * kw + j;
-                                }
-                            }
-                        }
-                        values.push(best);
-                        indices.push(best_tap as f32);
-                    }
-                }
-            }
-            return Ok((CpuStorage::from(values), CpuStorage::from(indices)));
-        }
-        for plane in src.chunks_exact((h * w).max(1)).take(planes) {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = f32::NEG_INFINITY;
-                    let mut best_tap = 0usize;
-                    let mut found = false;
-                    for i in 0..kh {
-                        for j in 0..kw {
-                            if let Some((y, xx)) = window.source(oy, ox, i, j) {
-                                let v = plane[y * w + xx];
-                                // The reference's argmax: strictly greater replaces; the first
-                                // of equal values stays.
-                                if !found || v > best {
-                                    best = v;
-                                    best_tap = i * kw + j;
-                                    found = true;
-                                }
-                            } else if !found {
-                                // A padding tap reads −∞: it is the first maximum only until a
-                                // real value (> −∞) comes.
-                                best_tap = i * kw + j;
-                                found = true;
-                            }
-                        }
-                    }
-                    values.push(best);
-                    indices.push(best_tap as f32);
-                }
-            }
-        }
-        Ok((CpuStorage::from(values), CpuStorage::from(indices)))
+        timed(Category::Pooling, || max_pool2d(x, window))
     }
 
     fn max_pool2d_backward(
@@ -84,24 +27,205 @@ impl MaxPool2dOp<Cpu> for Cpu {
         indices: &CpuStorage,
         window: &Window2d,
     ) -> Result<CpuStorage> {
-        let grad = grad.as_slice().ok_or_else(not_contiguous)?;
-        let indices = indices.as_slice().ok_or_else(not_contiguous)?;
-        let kw = window.options.kernel[1];
+        timed(Category::Pooling, || {
+            max_pool2d_backward(grad, indices, window)
+        })
+    }
+}
+
+fn max_pool2d(x: &CpuStorage, window: &Window2d) -> Result<(CpuStorage, CpuStorage)> {
+    {
+        let src = x.as_slice().ok_or_else(not_contiguous)?;
         let [h, w] = window.input;
         let [oh, ow] = window.output;
-        let mut out = vec![0.0f32; window.input_len()];
-        for (p, plane) in out.chunks_exact_mut((h * w).max(1)).enumerate() {
+        let planes = window.batch * window.channels;
+        let (plane_in, plane_out) = (h * w, oh * ow);
+        let mut values = vec![0.0f32; planes * plane_out];
+        let mut indices = vec![0.0f32; planes * plane_out];
+        let pool_planes = |first: usize, values: &mut [f32], indices: &mut [f32]| {
+            let outputs = values
+                .chunks_exact_mut(plane_out.max(1))
+                .zip(indices.chunks_exact_mut(plane_out.max(1)));
+            for (p, (values, indices)) in outputs.enumerate() {
+                let plane = &src[(first + p) * plane_in..][..plane_in];
+                pool_plane(plane, window, values, indices);
+            }
+        };
+        if values.len() < PARALLEL_MIN_LEN || planes < 2 {
+            pool_planes(0, &mut values, &mut indices);
+        } else {
+            // Each thread pools whole planes.
+            let half = planes / 2;
+            let (values_a, values_b) = values.split_at_mut(half * plane_out);
+            let (indices_a, indices_b) = indices.split_at_mut(half * plane_out);
+            let pool_planes = &pool_planes;
+            parallel::join(
+                || pool_planes(0, values_a, indices_a),
+                move || pool_planes(half, values_b, indices_b),
+            );
+        }
+        Ok((CpuStorage::from(values), CpuStorage::from(indices)))
+    }
+}
+
+fn max_pool2d_backward(
+    grad: &CpuStorage,
+    indices: &CpuStorage,
+    window: &Window2d,
+) -> Result<CpuStorage> {
+    let grad = grad.as_slice().ok_or_else(not_contiguous)?;
+    let indices = indices.as_slice().ok_or_else(not_contiguous)?;
+    let kw = window.options.kernel[1];
+    let [h, w] = window.input;
+    let [oh, ow] = window.output;
+    let (plane_in, plane_out) = (h * w, oh * ow);
+    let planes = window.batch * window.channels;
+    if is_lab_pool(window) {
+        // Windows tile the plane without overlapping: every input element is written once,
+        // its window's gradient at the winning tap and zero elsewhere (no zeroing pass).
+        let unpool = |first: usize, chunk: &mut [MaybeUninit<f32>]| {
+            for (p, plane) in chunk.chunks_exact_mut(plane_in.max(1)).enumerate() {
+                let o = (first + p) * plane_out;
+                let (grad, taps) = (&grad[o..][..plane_out], &indices[o..][..plane_out]);
+                unpool_plane(grad, taps, window, plane);
+            }
+        };
+        // SAFETY: `unpool_plane` writes every element of its plane.
+        let out = unsafe { written_in_blocks(planes, plane_in, unpool) };
+        return Ok(CpuStorage::from(out));
+    }
+    let mut out = vec![0.0f32; window.input_len()];
+    // Each thread owns whole planes; within a plane, windows add in order.
+    split_blocks(&mut out, planes, plane_in, |first, chunk| {
+        for (p, plane) in chunk.chunks_exact_mut(plane_in.max(1)).enumerate() {
+            let o = (first + p) * plane_out;
+            let (grad, taps) = (&grad[o..][..plane_out], &indices[o..][..plane_out]);
             for oy in 0..oh {
                 for ox in 0..ow {
-                    let o = (p * oh + oy) * ow + ox;
-                    let tap = indices[o] as usize;
+                    let tap = taps[oy * ow + ox] as usize;
                     if let Some((y, xx)) = window.source(oy, ox, tap / kw, tap % kw) {
-                        plane[y * w + xx] += grad[o];
+                        plane[y * w + xx] += grad[oy * ow + ox];
                     }
                 }
             }
         }
-        Ok(CpuStorage::from(out))
+    });
+    Ok(CpuStorage::from(out))
+}
+
+/// The lab's pool: 2×2 windows, stride 2, no padding or dilation.
+fn is_lab_pool(window: &Window2d) -> bool {
+    let o = window.options;
+    o.kernel == [2, 2] && o.stride == [2, 2] && o.padding == [0, 0] && o.dilation == [1, 1]
+}
+
+/// The gradient of one `H × W` plane of the lab's pool from its windows' gradients and winning
+/// taps: writes every element of `plane`, including a last row or column no window covers.
+fn unpool_plane(grad: &[f32], taps: &[f32], window: &Window2d, plane: &mut [MaybeUninit<f32>]) {
+    let [h, w] = window.input;
+    let ow = window.output[1];
+    let zero = MaybeUninit::new(0.0);
+    let mut rows = plane.chunks_exact_mut(w.max(1));
+    let windows = grad
+        .chunks_exact(ow.max(1))
+        .zip(taps.chunks_exact(ow.max(1)));
+    for (grad, taps) in windows {
+        let (Some(top), Some(bottom)) = (rows.next(), rows.next()) else {
+            break;
+        };
+        let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+        for ((t, b), (&g, &tap)) in pairs.zip(grad.iter().zip(taps)) {
+            // `0.0 + g`, as the general path's sum into zeros gives (−0.0 becomes +0.0).
+            let at = |k: f32| MaybeUninit::new(if tap == k { 0.0 + g } else { 0.0 });
+            (t[0], t[1], b[0], b[1]) = (at(0.0), at(1.0), at(2.0), at(3.0));
+        }
+        if w % 2 == 1 {
+            (top[w - 1], bottom[w - 1]) = (zero, zero);
+        }
+    }
+    // An odd last row (no window reaches it).
+    for row in rows {
+        row.fill(zero);
+    }
+    debug_assert!(h / 2 == window.output[0]);
+}
+
+/// Pools one `H × W` plane into its `OH × OW` maxima and their taps.
+fn pool_plane(plane: &[f32], window: &Window2d, values: &mut [f32], indices: &mut [f32]) {
+    let [kh, kw] = window.options.kernel;
+    let w = window.input[1];
+    let ow = window.output[1];
+    let o = window.options;
+    if is_lab_pool(window) {
+        // The lab's pools: two input rows per output row, four taps in row-major order.
+        let lines = values
+            .chunks_exact_mut(ow)
+            .zip(indices.chunks_exact_mut(ow));
+        for (oy, (values, indices)) in lines.enumerate() {
+            let top = &plane[2 * oy * w..][..2 * ow];
+            let bottom = &plane[(2 * oy + 1) * w..][..2 * ow];
+            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for ((value, index), (t, b)) in values.iter_mut().zip(indices.iter_mut()).zip(windows) {
+                let (mut best, mut tap) = (t[0], 0.0);
+                for (v, k) in [(t[1], 1.0), (b[0], 2.0), (b[1], 3.0)] {
+                    if v > best {
+                        best = v;
+                        tap = k;
+                    }
+                }
+                *value = best;
+                *index = tap;
+            }
+        }
+        return;
+    }
+    let outputs = values.iter_mut().zip(indices.iter_mut()).enumerate();
+    if o.padding == [0, 0] && o.dilation == [1, 1] {
+        // Every tap inside the input: no bounds to test.
+        for (at, (value, index)) in outputs {
+            let corner = at / ow * o.stride[0] * w + at % ow * o.stride[1];
+            let mut best = plane[corner];
+            let mut best_tap = 0usize;
+            for i in 0..kh {
+                let line = &plane[corner + i * w..][..kw];
+                for (j, &v) in line.iter().enumerate() {
+                    if v > best {
+                        best = v;
+                        best_tap = i * kw + j;
+                    }
+                }
+            }
+            *value = best;
+            *index = best_tap as f32;
+        }
+        return;
+    }
+    for (at, (value, index)) in outputs {
+        let (oy, ox) = (at / ow, at % ow);
+        let mut best = f32::NEG_INFINITY;
+        let mut best_tap = 0usize;
+        let mut found = false;
+        for i in 0..kh {
+            for j in 0..kw {
+                if let Some((y, xx)) = window.source(oy, ox, i, j) {
+                    let v = plane[y * w + xx];
+                    // The reference's argmax: strictly greater replaces; the first of equal
+                    // values stays.
+                    if !found || v > best {
+                        best = v;
+                        best_tap = i * kw + j;
+                        found = true;
+                    }
+                } else if !found {
+                    // A padding tap reads −∞: it is the first maximum only until a real value
+                    // (> −∞) comes.
+                    best_tap = i * kw + j;
+                    found = true;
+                }
+            }
+        }
+        *value = best;
+        *index = best_tap as f32;
     }
 }
 

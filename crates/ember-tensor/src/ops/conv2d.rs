@@ -57,41 +57,81 @@ pub trait Conv2dOp<B: Backend> {
         out_channels: usize,
         wanted: Conv2dGradients,
     ) -> Result<InputAndWeight<B::Storage>> {
-        let grad_rows = backend.strided_copy(grad, &images_to_channels(window, out_channels))?;
+        let grad_rows = output_rows(backend, grad, window, out_channels)?;
         let grad_weight = if wanted.weight {
-            let cols = backend.unfold2d(x, window, 0.0)?;
-            Some(backend.matmul(
+            Some(weight_gradient(
+                backend,
+                x,
                 &grad_rows,
-                &cols,
-                MatmulDims {
-                    m: out_channels,
-                    k: window.positions(),
-                    n: window.patch_len(),
-                    trans_a: false,
-                    trans_b: true,
-                },
+                window,
+                out_channels,
             )?)
         } else {
             None
         };
         let grad_input = if wanted.input {
-            let grad_cols = backend.matmul(
-                weight,
-                &grad_rows,
-                MatmulDims {
-                    m: window.patch_len(),
-                    k: out_channels,
-                    n: window.positions(),
-                    trans_a: true,
-                    trans_b: false,
-                },
-            )?;
-            Some(backend.fold2d(&grad_cols, window)?)
+            Some(input_gradient(backend, weight, &grad_rows, window)?)
         } else {
             None
         };
         Ok((grad_input, grad_weight))
     }
+}
+
+/// The weight gradient `G · unfold(x)ᵀ` (`[O, C·kh·kw]`), from the output gradient as
+/// [`output_rows`].
+pub fn weight_gradient<B: Backend>(
+    backend: &B,
+    x: &B::Storage,
+    grad_rows: &B::Storage,
+    window: &Window2d,
+    out_channels: usize,
+) -> Result<B::Storage> {
+    let cols = backend.unfold2d(x, window, 0.0)?;
+    backend.matmul(
+        grad_rows,
+        &cols,
+        MatmulDims {
+            m: out_channels,
+            k: window.positions(),
+            n: window.patch_len(),
+            trans_a: false,
+            trans_b: true,
+        },
+    )
+}
+
+/// The output gradient (`[N, O, OH, OW]`) as `[O, N·OH·OW]`, one row per output channel: the
+/// layout of the products of the backward pass.
+pub fn output_rows<B: Backend>(
+    backend: &B,
+    grad: &B::Storage,
+    window: &Window2d,
+    out_channels: usize,
+) -> Result<B::Storage> {
+    backend.strided_copy(grad, &images_to_channels(window, out_channels))
+}
+
+/// The input gradient `fold(Wᵀ · G)`, from the output gradient as [`output_rows`].
+pub fn input_gradient<B: Backend>(
+    backend: &B,
+    weight: &B::Storage,
+    grad_rows: &B::Storage,
+    window: &Window2d,
+) -> Result<B::Storage> {
+    let out_channels = backend.len(weight) / window.patch_len().max(1);
+    let grad_cols = backend.matmul(
+        weight,
+        grad_rows,
+        MatmulDims {
+            m: window.patch_len(),
+            k: out_channels,
+            n: window.positions(),
+            trans_a: true,
+            trans_b: false,
+        },
+    )?;
+    backend.fold2d(&grad_cols, window)
 }
 
 /// The gradients of the input and of the weight, each present when it was asked for.

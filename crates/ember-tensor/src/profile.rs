@@ -1,0 +1,174 @@
+//! Where the CPU backend's time goes, by kind of op: opt-in counters of wall-clock time and
+//! calls, for benchmarks (`ember-bench` splits a CNN epoch with them).
+//!
+//! Off by default; while off, an op pays one relaxed atomic load. Each op is timed on the
+//! thread that called it, around its whole work (both threads' halves included), and only leaf
+//! work is timed: a convolution is counted as its im2col, its GEMM and its output copy, never
+//! twice.
+//!
+//! ```
+//! use ember_tensor::profile::{self, Category};
+//! use ember_tensor::{Cpu, Tensor};
+//!
+//! profile::reset();
+//! profile::enable(true);
+//! let a = Tensor::ones([64, 64], &Cpu)?;
+//! let _ = a.matmul(&a)?.relu()?;
+//! profile::enable(false);
+//! let times = profile::snapshot();
+//! assert_eq!(times.get(Category::Gemm).calls, 1);
+//! assert_eq!(times.get(Category::Elementwise).calls, 1);
+//! # Ok::<(), ember_tensor::Error>(())
+//! ```
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A category of op, as the profile counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// Matrix products (every GEMM, including a convolution's).
+    Gemm,
+    /// im2col: unfolding windows into columns.
+    Unfold,
+    /// col2im: folding columns back into images (a convolution's input gradient).
+    Fold,
+    /// Strided copies (transposes, permutes) and scatters.
+    Layout,
+    /// A convolution's forward pass where a backend fuses it (the CPU: im2col, GEMM and bias,
+    /// a few images at a time).
+    ConvForward,
+    /// A convolution's input gradient where a backend fuses it (the CPU: GEMM and col2im, image
+    /// by image).
+    ConvInputGradient,
+    /// Max pooling, forward and backward.
+    Pooling,
+    /// Element-wise ops and their gradients (ReLU, arithmetic, broadcasts), dropout.
+    Elementwise,
+    /// Reductions and the row-wise softmax/loss family.
+    Reduction,
+    /// Fused optimizer updates.
+    Optimizer,
+}
+
+impl Category {
+    /// Every category, in report order.
+    pub const ALL: [Category; 10] = [
+        Category::Gemm,
+        Category::Unfold,
+        Category::Fold,
+        Category::Layout,
+        Category::ConvForward,
+        Category::ConvInputGradient,
+        Category::Pooling,
+        Category::Elementwise,
+        Category::Reduction,
+        Category::Optimizer,
+    ];
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Gemm => "GEMM",
+            Category::Unfold => "im2col",
+            Category::Fold => "col2im",
+            Category::Layout => "layout copies",
+            Category::ConvForward => "conv forward (im2col + GEMM + bias, fused)",
+            Category::ConvInputGradient => "conv input gradient (GEMM + col2im, fused)",
+            Category::Pooling => "pooling",
+            Category::Elementwise => "element-wise",
+            Category::Reduction => "reductions, softmax, loss",
+            Category::Optimizer => "optimizer",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Category::Gemm => 0,
+            Category::Unfold => 1,
+            Category::Fold => 2,
+            Category::Layout => 3,
+            Category::ConvForward => 4,
+            Category::ConvInputGradient => 5,
+            Category::Pooling => 6,
+            Category::Elementwise => 7,
+            Category::Reduction => 8,
+            Category::Optimizer => 9,
+        }
+    }
+}
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static NANOS: [AtomicU64; Category::ALL.len()] = [const { AtomicU64::new(0) }; Category::ALL.len()];
+static CALLS: [AtomicU64; Category::ALL.len()] = [const { AtomicU64::new(0) }; Category::ALL.len()];
+
+/// Turns counting on or off (process-wide).
+pub fn enable(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Sets every counter to zero.
+pub fn reset() {
+    for counter in NANOS.iter().chain(&CALLS) {
+        counter.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Time and calls of one kind of op.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpTime {
+    /// Wall-clock time inside the ops.
+    pub time: Duration,
+    /// Number of ops.
+    pub calls: u64,
+}
+
+/// The counters at one moment, per kind of op.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Profile([OpTime; Category::ALL.len()]);
+
+impl Profile {
+    /// The time and calls of `kind`.
+    pub fn get(&self, kind: Category) -> OpTime {
+        self.0[kind.index()]
+    }
+
+    /// The time of every kind together.
+    pub fn total(&self) -> Duration {
+        self.0.iter().map(|t| t.time).sum()
+    }
+}
+
+/// The counters now.
+pub fn snapshot() -> Profile {
+    Profile(std::array::from_fn(|i| OpTime {
+        time: Duration::from_nanos(NANOS[i].load(Ordering::Relaxed)),
+        calls: CALLS[i].load(Ordering::Relaxed),
+    }))
+}
+
+/// Runs `op`, adding its time to `kind`'s counter while counting is on.
+#[inline]
+pub(crate) fn timed<T>(kind: Category, op: impl FnOnce() -> T) -> T {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return op();
+    }
+    let started = Instant::now();
+    let result = op();
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    NANOS[kind.index()].fetch_add(nanos, Ordering::Relaxed);
+    CALLS[kind.index()].fetch_add(1, Ordering::Relaxed);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_has_its_own_counter_in_report_order() {
+        for (i, category) in Category::ALL.into_iter().enumerate() {
+            assert_eq!(category.index(), i, "{category:?}");
+        }
+    }
+}
