@@ -3,21 +3,23 @@
 //!
 //! Off by default; while off, an op pays one relaxed atomic load. Each op is timed on the
 //! thread that called it, around its whole work (both threads' halves included), and only leaf
-//! work is timed: a convolution is counted as its im2col, its GEMM and its output copy, never
-//! twice.
+//! work is timed, so nothing is counted twice: the CPU's fused convolution passes have
+//! categories of their own, while a default body's primitives count under theirs.
 //!
 //! ```
 //! use ember_tensor::profile::{self, Category};
 //! use ember_tensor::{Cpu, Tensor};
 //!
-//! profile::reset();
-//! profile::enable(true);
 //! let a = Tensor::ones([64, 64], &Cpu)?;
+//! let before = profile::snapshot();
+//! profile::enable(true);
 //! let _ = a.matmul(&a)?.relu()?;
 //! profile::enable(false);
-//! let times = profile::snapshot();
-//! assert_eq!(times.get(Category::Gemm).calls, 1);
-//! assert_eq!(times.get(Category::Elementwise).calls, 1);
+//! let after = profile::snapshot();
+//! // The counters are process-wide: other threads' ops may add to them too.
+//! assert!(after.get(Category::Gemm).calls > before.get(Category::Gemm).calls);
+//! assert!(after.get(Category::Elementwise).calls > before.get(Category::Elementwise).calls);
+//! assert!(after.total() > before.total());
 //! # Ok::<(), ember_tensor::Error>(())
 //! ```
 
