@@ -45,25 +45,21 @@ impl Conv2dOp<Cpu> for Cpu {
         out_channels: usize,
         wanted: Conv2dGradients,
     ) -> Result<InputAndWeight<CpuStorage>> {
-        let grad_weight = if wanted.weight {
-            let grad_rows = output_rows(backend, grad, window, out_channels)?;
-            Some(weight_gradient(
-                backend,
-                x,
-                &grad_rows,
-                window,
-                out_channels,
-            )?)
-        } else {
-            None
-        };
-        let grad_input = if wanted.input {
-            Some(timed(Category::ConvInputGradient, || {
-                input_gradient(weight, grad, window, out_channels)
-            })?)
-        } else {
-            None
-        };
+        let grad_weight = wanted
+            .weight
+            .then(|| {
+                let grad_rows = output_rows(backend, grad, window, out_channels)?;
+                weight_gradient(backend, x, &grad_rows, window, out_channels)
+            })
+            .transpose()?;
+        let grad_input = wanted
+            .input
+            .then(|| {
+                timed(Category::ConvInputGradient, || {
+                    input_gradient(weight, grad, window, out_channels)
+                })
+            })
+            .transpose()?;
         Ok((grad_input, grad_weight))
     }
 }

@@ -58,22 +58,14 @@ pub trait Conv2dOp<B: Backend> {
         wanted: Conv2dGradients,
     ) -> Result<InputAndWeight<B::Storage>> {
         let grad_rows = output_rows(backend, grad, window, out_channels)?;
-        let grad_weight = if wanted.weight {
-            Some(weight_gradient(
-                backend,
-                x,
-                &grad_rows,
-                window,
-                out_channels,
-            )?)
-        } else {
-            None
-        };
-        let grad_input = if wanted.input {
-            Some(input_gradient(backend, weight, &grad_rows, window)?)
-        } else {
-            None
-        };
+        let grad_weight = wanted
+            .weight
+            .then(|| weight_gradient(backend, x, &grad_rows, window, out_channels))
+            .transpose()?;
+        let grad_input = wanted
+            .input
+            .then(|| input_gradient(backend, weight, &grad_rows, window))
+            .transpose()?;
         Ok((grad_input, grad_weight))
     }
 }
