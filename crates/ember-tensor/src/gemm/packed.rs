@@ -128,10 +128,10 @@ pub(super) unsafe fn run(
 
 /// How many strips of `C` a thread claims at once (a panel), for an `m×k` `A` and `strips`
 /// strips. While `A` stays in L2 a panel is one strip (or a 64th of many), so a thread that
-/// starts late simply takes fewer. A larger `A` (the weight gradient of a convolution: `A` is `[O, N·OH·OW]`)
-/// would stream from memory once per strip; in a panel each `K` block of `A` is read from
-/// memory once and from L2 for the panel's other strips. Two panels, one per thread, unless
-/// the panel's block of `C` would leave L2.
+/// starts late simply takes fewer. A larger `A` (the weight gradient of a convolution: `A` is
+/// `[O, N·OH·OW]`) would stream from memory once per strip; in a panel each `K` block of `A`
+/// is read from memory once and from L2 for the panel's other strips. Two panels, one per
+/// thread, unless the panel's block of `C` would leave L2.
 fn panel_strips(m: usize, k: usize, nr: usize, strips: usize) -> usize {
     let floats = std::mem::size_of::<f32>();
     if m * k * floats <= IN_L2 {
