@@ -83,10 +83,7 @@ fn input_gradient(
     };
     let (pixels, image_len) = (one.positions(), one.input_len());
     let plane_len = window.input[0] * window.input[1];
-    let engine = Engine {
-        two_threads: false,
-        ..Engine::selected()?
-    };
+    let engine = one_thread()?;
     let failure = std::sync::Mutex::new(None);
     let mut out = vec![0.0f32; window.input_len()];
     split_blocks(&mut out, window.batch, image_len, |first, images| {
@@ -130,11 +127,8 @@ fn conv2d(
     let per_image = window.patch_len() * pixels * std::mem::size_of::<f32>();
     let images = (UNFOLDED_BYTES / per_image.max(1)).clamp(1, window.batch.max(1));
     let image_len = window.input_len() / window.batch.max(1);
-    // Each thread takes half the images and runs its products on one thread.
-    let engine = Engine {
-        two_threads: false,
-        ..Engine::selected()?
-    };
+    // Each thread takes half the images.
+    let engine = one_thread()?;
     let failure = std::sync::Mutex::new(None);
     let convolve = |first: usize, out: &mut [MaybeUninit<f32>]| {
         let mut unfolded = Vec::new();
@@ -224,6 +218,15 @@ fn convolve_images(
         }
     }
     Ok(())
+}
+
+/// The selected GEMM engine kept on the calling thread: the image-by-image passes already
+/// split their images between the two threads.
+fn one_thread() -> Result<Engine> {
+    Ok(Engine {
+        two_threads: false,
+        ..Engine::selected()?
+    })
 }
 
 fn not_contiguous() -> Error {

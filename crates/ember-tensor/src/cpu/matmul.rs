@@ -28,7 +28,7 @@ pub(super) fn matmul(a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result
 /// succeeds). The output starts on a cache line (two threads then never write the same line of
 /// a row whose length is a multiple of 16, and the kernel's stores never straddle two lines:
 /// 15–30 % faster on the training shapes), and is not zeroed first.
-pub(super) fn aligned_output(
+fn aligned_output(
     len: usize,
     write: impl FnOnce(&mut [MaybeUninit<f32>]) -> Result<()>,
 ) -> Result<CpuStorage> {

@@ -64,7 +64,7 @@ pub trait Conv2dOp<B: Backend> {
             .transpose()?;
         let grad_input = wanted
             .input
-            .then(|| input_gradient(backend, weight, &grad_rows, window))
+            .then(|| input_gradient(backend, weight, &grad_rows, window, out_channels))
             .transpose()?;
         Ok((grad_input, grad_weight))
     }
@@ -105,13 +105,13 @@ pub fn output_rows<B: Backend>(
 }
 
 /// The input gradient `fold(Wᵀ · G)`, from the output gradient as [`output_rows`].
-pub fn input_gradient<B: Backend>(
+fn input_gradient<B: Backend>(
     backend: &B,
     weight: &B::Storage,
     grad_rows: &B::Storage,
     window: &Window2d,
+    out_channels: usize,
 ) -> Result<B::Storage> {
-    let out_channels = backend.len(weight) / window.patch_len().max(1);
     let grad_cols = backend.matmul(
         weight,
         grad_rows,

@@ -289,6 +289,9 @@ fn run<B: Backend>(
     samples: usize,
     parts: Parts,
 ) -> Result<String, Box<dyn std::error::Error>> {
+    if parts == Parts::CnnOnly {
+        return cnn_epoch(backend, &synthetic(samples)?, samples);
+    }
     let mut out = String::new();
     let mut training = TrainingGemm::default();
     if parts == Parts::All || parts == Parts::GemmOnly {
@@ -304,18 +307,19 @@ fn run<B: Backend>(
     }
     let lowest_share = training.shares.iter().copied().reduce(f64::min);
     let mut mlp_epoch = None;
-    if parts == Parts::CnnOnly {
-        return cnn_epoch(backend, &synthetic(samples)?, samples);
-    }
-    if parts != Parts::GemmOnly {
-        let (table, mlp) = epochs(backend, &synthetic(samples)?, samples, lowest_share)?;
+    // One synthetic data set for every epoch measured (47 MB of pixels at full size).
+    let data = if parts == Parts::GemmOnly {
+        None
+    } else {
+        Some(synthetic(samples)?)
+    };
+    if let Some(data) = &data {
+        let (table, mlp) = epochs(backend, data, samples, lowest_share)?;
         out.push_str(&table);
         mlp_epoch = Some(mlp);
     }
-    if parts == Parts::All && backend.name() == "cpu" {
-        out.push_str(&cnn_epoch(backend, &synthetic(samples)?, samples)?);
-    }
-    if parts == Parts::All && backend.name() == "cpu" {
+    if let (Parts::All, Some(data), "cpu") = (parts, &data, backend.name().as_str()) {
+        out.push_str(&cnn_epoch(backend, data, samples)?);
         out.push_str(&format!(
             "\n## This machine's instruction set\n\n| instruction set (kernel) | CPU | GEMM on the training \
              shapes, 2 threads (GFLOP/s) | share of two cores' FMA peak | `mlp` epoch |\n\
