@@ -403,3 +403,85 @@ fn fold_split_between_threads_matches_the_reference() {
         );
     }
 }
+
+/// `[A, B, P]` → `[B, A, P]` of a flat buffer.
+fn swap_outer(v: &[f32], a: usize, b: usize) -> Vec<f32> {
+    let p = v.len() / (a * b);
+    let mut out = Vec::with_capacity(v.len());
+    for j in 0..b {
+        for i in 0..a {
+            out.extend_from_slice(&v[(i * b + j) * p..][..p]);
+        }
+    }
+    out
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn the_cpu_convolution_gives_the_bits_of_unfold_matmul_and_fold() {
+    let mut cases = configurations();
+    cases.extend([
+        // Stride 1 with uneven padding, dilation and a rectangular kernel.
+        (
+            vec![2, 3, 9, 8],
+            vec![5, 3, 3, 2],
+            WindowOptions::new([3, 2]).padding([2, 1]).dilation([2, 1]),
+        ),
+        // The lab CNN's layers, on fewer images and channels: several small images per piece
+        // of the batch, and one large image per piece.
+        (
+            vec![20, 1, 28, 28],
+            vec![4, 1, 3, 3],
+            WindowOptions::new([3, 3]).padding([1, 1]),
+        ),
+        (
+            vec![3, 32, 14, 14],
+            vec![8, 32, 3, 3],
+            WindowOptions::new([3, 3]).padding([1, 1]),
+        ),
+    ]);
+    for (seed, (input, weight, options)) in cases.into_iter().enumerate() {
+        let seed = seed as u64;
+        let options = WindowOptions {
+            kernel: [weight[2], weight[3]],
+            ..options
+        };
+        let (x, w) = (random(&input, seed), random(&weight, 100 + seed));
+        let b = random(&weight[..1], 150 + seed);
+        let (batch, out_channels) = (input[0], weight[0]);
+        let rows = w.reshape([out_channels, w.numel() / out_channels]).unwrap();
+
+        let y = x.conv2d(&w, Some(&b), options).unwrap();
+        let product = rows.matmul(&x.unfold2d(options, 0.0).unwrap()).unwrap();
+        let mut want = swap_outer(&product.to_vec().unwrap(), out_channels, batch);
+        let bias = b.to_vec().unwrap();
+        let plane = want.len() / (batch * out_channels);
+        for (i, v) in want.iter_mut().enumerate() {
+            *v += bias[i / plane % out_channels];
+        }
+        assert_eq!(
+            bits(&y.to_vec().unwrap()),
+            bits(&want),
+            "forward, case {seed}"
+        );
+
+        let g = random(y.dims(), 200 + seed);
+        let wanted = Conv2dGradients {
+            input: true,
+            weight: false,
+        };
+        let (dx, _) = x.conv2d_backward(&w, &g, options, wanted).unwrap();
+        let g_rows = swap_outer(&g.to_vec().unwrap(), batch, out_channels);
+        let g_rows = Tensor::from_vec(g_rows, [out_channels, batch * plane], &Cpu).unwrap();
+        let columns = rows.matmul_t(&g_rows, true, false).unwrap();
+        let want = columns.fold2d(x.shape(), options).unwrap();
+        assert_eq!(
+            bits(&dx.unwrap().to_vec().unwrap()),
+            bits(&want.to_vec().unwrap()),
+            "input gradient, case {seed}"
+        );
+    }
+}

@@ -9,9 +9,10 @@
 
 use std::mem::MaybeUninit;
 
+use super::grid::Grid;
 use super::layout::{fold_channel, unfold_rows};
 use super::matmul::operand;
-use super::{Cpu, CpuStorage, split_blocks};
+use super::{Cpu, CpuStorage, copy_floats, split_blocks};
 use crate::gemm::{Engine, MatRef, gemm_with};
 use crate::ops::conv2d::{InputAndWeight, output_rows, weight_gradient};
 use crate::ops::{Conv2dGradients, Conv2dOp, Window2d};
@@ -81,17 +82,26 @@ fn input_gradient(
         batch: 1,
         ..*window
     };
+    let grid = Grid::of(window);
     let (pixels, image_len) = (one.positions(), one.input_len());
     let plane_len = window.input[0] * window.input[1];
     let engine = one_thread()?;
     let failure = std::sync::Mutex::new(None);
     let mut out = vec![0.0f32; window.input_len()];
     split_blocks(&mut out, window.batch, image_len, |first, images| {
-        let mut columns = vec![0.0f32; one.patch_len() * pixels];
+        let (mut columns, mut spread, mut padded) = (Vec::new(), Vec::new(), Vec::new());
         for (i, image) in images.chunks_exact_mut(image_len.max(1)).enumerate() {
             let n = first + i;
             let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
-            let product = MatRef::row_major(g, out_channels, pixels)
+            let (g, positions) = match &grid {
+                Some(grid) => {
+                    grid.spread(g, out_channels, &mut spread);
+                    (&spread[..], grid.positions())
+                }
+                None => (g, pixels),
+            };
+            columns.resize(one.patch_len() * positions, 0.0);
+            let product = MatRef::row_major(g, out_channels, positions)
                 .and_then(|g| gemm_with(engine, weight, g, &mut columns));
             if let Err(e) = product {
                 if let Ok(mut slot) = failure.lock() {
@@ -99,9 +109,14 @@ fn input_gradient(
                 }
                 return;
             }
-            let planes = image.chunks_exact_mut(plane_len.max(1));
-            for (c, plane) in planes.enumerate() {
-                fold_channel(&columns, &one, c, plane);
+            match &grid {
+                Some(grid) => grid.fold(&columns, &mut padded, image),
+                None => {
+                    let planes = image.chunks_exact_mut(plane_len.max(1));
+                    for (c, plane) in planes.enumerate() {
+                        fold_channel(&columns, &one, c, plane);
+                    }
+                }
             }
         }
     });
@@ -124,15 +139,16 @@ fn conv2d(
         .map(|b| b.as_slice().ok_or_else(not_contiguous))
         .transpose()?;
     let pixels = window.output[0] * window.output[1];
-    let per_image = window.patch_len() * pixels * std::mem::size_of::<f32>();
+    let grid = Grid::of(window);
+    let positions = grid.as_ref().map_or(pixels, Grid::positions);
+    let per_image = window.patch_len() * positions * std::mem::size_of::<f32>();
     let images = (UNFOLDED_BYTES / per_image.max(1)).clamp(1, window.batch.max(1));
     let image_len = window.input_len() / window.batch.max(1);
     // Each thread takes half the images.
     let engine = one_thread()?;
     let failure = std::sync::Mutex::new(None);
     let convolve = |first: usize, out: &mut [MaybeUninit<f32>]| {
-        let mut unfolded = Vec::new();
-        let mut product = Vec::new();
+        let (mut padded, mut unfolded, mut product) = (Vec::new(), Vec::new(), Vec::new());
         let chunks = out.chunks_mut((images * out_channels * pixels).max(1));
         for (c, out) in chunks.enumerate() {
             let n0 = first + c * images;
@@ -143,10 +159,10 @@ fn conv2d(
             };
             let source = &image[n0 * image_len..(n0 + count) * image_len];
             let result = convolve_images(
-                (source, &piece),
+                (source, &piece, grid.as_ref()),
                 (weight, bias),
                 engine,
-                (&mut unfolded, &mut product),
+                (&mut padded, &mut unfolded, &mut product),
                 out,
             );
             if let Err(e) = result {
@@ -169,29 +185,43 @@ fn conv2d(
     Ok(CpuStorage::from(out))
 }
 
-/// One piece of the batch (`piece.batch` images of `source`): unfolds it into `unfolded`,
-/// multiplies the weight by it into `product` (`[O, n·OH·OW]`), and writes each image's planes
-/// plus the bias into `out` (`[n, O, OH, OW]`, every element).
+/// One piece of the batch (`piece.batch` images of `source`): unfolds it into `unfolded` (on
+/// the grid, through `padded`, for a stride-1 window), multiplies the weight by it into
+/// `product` (`[O, n·positions]`), and writes each image's planes plus the bias into `out`
+/// (`[n, O, OH, OW]`, every element).
 fn convolve_images(
-    (source, piece): (&[f32], &Window2d),
+    (source, piece, grid): (&[f32], &Window2d, Option<&Grid>),
     (weight, bias): (MatRef<'_>, Option<&[f32]>),
     engine: Engine,
-    (unfolded, product): (&mut Vec<f32>, &mut Vec<f32>),
+    (padded, unfolded, product): (&mut Vec<f32>, &mut Vec<f32>, &mut Vec<f32>),
     out: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    let (rows, cols) = (piece.patch_len(), piece.positions());
+    let rows = piece.patch_len();
+    let [oh, ow] = piece.output;
+    // Output positions per image and per output row.
+    let (positions, pitch) = match grid {
+        Some(grid) => {
+            grid.pad(source, piece.batch, padded);
+            grid.unfold(padded, piece.batch, unfolded);
+            (grid.positions(), grid.pitch())
+        }
+        None => {
+            unfolded.clear();
+            unfolded.reserve(rows * piece.positions());
+            unfold_rows(
+                source,
+                piece,
+                0.0,
+                0,
+                &mut unfolded.spare_capacity_mut()[..rows * piece.positions()],
+            );
+            // SAFETY: `unfold_rows` wrote all its rows.
+            unsafe { unfolded.set_len(rows * piece.positions()) };
+            (oh * ow, ow)
+        }
+    };
+    let cols = piece.batch * positions;
     let out_channels = weight.rows();
-    unfolded.clear();
-    unfolded.reserve(rows * cols);
-    unfold_rows(
-        source,
-        piece,
-        0.0,
-        0,
-        &mut unfolded.spare_capacity_mut()[..rows * cols],
-    );
-    // SAFETY: `unfold_rows` wrote all `rows · cols` elements.
-    unsafe { unfolded.set_len(rows * cols) };
     product.resize(out_channels * cols, 0.0);
     gemm_with(
         engine,
@@ -199,20 +229,20 @@ fn convolve_images(
         MatRef::row_major(unfolded, rows, cols)?,
         product,
     )?;
-    let pixels = piece.output[0] * piece.output[1];
-    let planes = out.chunks_exact_mut(pixels.max(1));
+    let planes = out.chunks_exact_mut((oh * ow).max(1));
     for (p, plane) in planes.enumerate() {
         let (n, o) = (p / out_channels, p % out_channels);
-        let run = &product[o * cols + n * pixels..][..pixels];
+        let image = &product[o * cols + n * positions..][..positions];
+        let lines = plane.chunks_exact_mut(ow.max(1)).zip(image.chunks(pitch));
         match bias {
             Some(b) => {
-                for (out, &v) in plane.iter_mut().zip(run) {
-                    *out = MaybeUninit::new(v + b[o]);
+                for (line, run) in lines {
+                    copy_floats(line, &run[..ow], |v| MaybeUninit::new(v + b[o]));
                 }
             }
             None => {
-                for (out, &v) in plane.iter_mut().zip(run) {
-                    *out = MaybeUninit::new(v);
+                for (line, run) in lines {
+                    copy_floats(line, &run[..ow], MaybeUninit::new);
                 }
             }
         }

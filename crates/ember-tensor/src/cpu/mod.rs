@@ -6,6 +6,7 @@
 mod conv;
 mod dropout;
 mod elementwise;
+mod grid;
 mod layout;
 mod matmul;
 mod optimizer;

@@ -1,0 +1,234 @@
+//! The padded grid of a stride-1 convolution: its images zero-padded, and its outputs computed
+//! at every column of the padded width, not only the valid ones.
+//!
+//! With stride 1, tap `(c, i, j)` of output `(y, x)` reads padded pixel `(y + i·dh, x + j·dw)`
+//! of channel `c`. Numbered along rows of the padded width `Wp`, output `y·Wp + x` reads padded
+//! pixel `y·Wp + x + (i·dh·Wp + j·dw)`: each tap's row of the unfolded matrix is one
+//! contiguous run of the padded plane, copied whole instead of line by line with its padding
+//! filled around it, and the fold adds it back whole. The `Wp - OW` extra columns of each
+//! output row (read across a row's end) are never stored: the forward pass drops them, and the
+//! input gradient gives them a zero gradient, so they add exact zeros.
+//!
+//! Every valid output is the same sum as with [`super::layout::unfold_rows`] and
+//! [`super::layout::fold_channel`], in the same order: the padding is the same `0.0`, and the
+//! fold's sums start at `+0.0`, which adding a `+0.0` leaves as it is.
+
+use crate::ops::Window2d;
+
+/// A stride-1 window laid on its zero-padded input (see the module documentation).
+pub(super) struct Grid {
+    channels: usize,
+    input: [usize; 2],
+    padding: [usize; 2],
+    /// Padded height and width.
+    padded: [usize; 2],
+    /// Output rows.
+    rows: usize,
+    /// Valid outputs per row.
+    cols: usize,
+    /// Where each tap's run starts in its padded plane, taps in `(i, j)` order.
+    taps: Vec<usize>,
+}
+
+impl Grid {
+    /// The grid of `window`, if its stride is 1 along both axes.
+    pub(super) fn of(window: &Window2d) -> Option<Grid> {
+        let o = window.options;
+        if o.stride != [1, 1] {
+            return None;
+        }
+        let padded = [
+            window.input[0] + 2 * o.padding[0],
+            window.input[1] + 2 * o.padding[1],
+        ];
+        let taps = (0..o.kernel[0])
+            .flat_map(|i| {
+                (0..o.kernel[1]).map(move |j| i * o.dilation[0] * padded[1] + j * o.dilation[1])
+            })
+            .collect();
+        Some(Grid {
+            channels: window.channels,
+            input: window.input,
+            padding: o.padding,
+            padded,
+            rows: window.output[0],
+            cols: window.output[1],
+            taps,
+        })
+    }
+
+    /// Output positions of one image on the grid: every column of the padded width.
+    pub(super) fn positions(&self) -> usize {
+        self.rows * self.padded[1]
+    }
+
+    /// Columns per output row on the grid (the padded width): `positions() / output rows`.
+    pub(super) fn pitch(&self) -> usize {
+        self.padded[1]
+    }
+
+    fn plane_len(&self) -> usize {
+        self.padded[0] * self.padded[1]
+    }
+
+    /// Floats of one padded image.
+    fn image_len(&self) -> usize {
+        self.channels * self.plane_len()
+    }
+
+    /// Floats past the last padded image that the last tap's run reads (for outputs that are
+    /// dropped): zeros.
+    fn slack(&self) -> usize {
+        self.taps.last().map_or(0, |&t| t % self.padded[1])
+    }
+
+    /// `count` images of `source` (`[count, C, H, W]`) zero-padded into `padded`, followed by
+    /// the slack the last runs read.
+    pub(super) fn pad(&self, source: &[f32], count: usize, padded: &mut Vec<f32>) {
+        let [h, w] = self.input;
+        let [ph, pw] = self.padding;
+        padded.clear();
+        padded.resize(count * self.image_len() + self.slack(), 0.0);
+        let planes = padded.chunks_exact_mut(self.plane_len().max(1));
+        for (plane, input) in planes
+            .zip(source.chunks_exact((h * w).max(1)))
+            .take(count * self.channels)
+        {
+            for (row, line) in input.chunks_exact(w.max(1)).enumerate() {
+                plane[(row + ph) * self.padded[1] + pw..][..w].copy_from_slice(line);
+            }
+        }
+    }
+
+    /// The unfolded matrix of `count` padded images (from [`Grid::pad`]) on the grid, into
+    /// `cols`: row `(c, i, j)` holds, for each image in turn, its [`Grid::positions`] outputs.
+    pub(super) fn unfold(&self, padded: &[f32], count: usize, cols: &mut Vec<f32>) {
+        let positions = self.positions();
+        cols.clear();
+        cols.reserve(self.channels * self.taps.len() * count * positions);
+        for c in 0..self.channels {
+            for &tap in &self.taps {
+                for n in 0..count {
+                    let start = n * self.image_len() + c * self.plane_len() + tap;
+                    cols.extend_from_slice(&padded[start..][..positions]);
+                }
+            }
+        }
+    }
+
+    /// One image's output gradient (`[O, OH·OW]`) spread over the grid's positions
+    /// (`[O, OH·Wp]`) into `spread`, zero at the extra columns.
+    pub(super) fn spread(&self, grad: &[f32], out_channels: usize, spread: &mut Vec<f32>) {
+        spread.clear();
+        spread.resize(out_channels * self.positions(), 0.0);
+        let rows = spread.chunks_exact_mut(self.padded[1]);
+        for (row, line) in rows.zip(grad.chunks_exact(self.cols.max(1))) {
+            row[..self.cols].copy_from_slice(line);
+        }
+    }
+
+    /// Adds one image's unfolded gradient on the grid (`[C·kh·kw, OH·Wp]`) into `padded` (one
+    /// padded image and its slack, zeroed here first), taps in order, then writes its unpadded
+    /// part into `image` (`[C, H, W]`).
+    pub(super) fn fold(&self, columns: &[f32], padded: &mut Vec<f32>, image: &mut [f32]) {
+        let [h, w] = self.input;
+        let [ph, pw] = self.padding;
+        let positions = self.positions();
+        padded.clear();
+        padded.resize(self.image_len() + self.slack(), 0.0);
+        let mut rows = columns.chunks_exact(positions.max(1));
+        for c in 0..self.channels {
+            for (&tap, row) in self.taps.iter().zip(rows.by_ref()) {
+                let target = &mut padded[c * self.plane_len() + tap..][..positions];
+                for (sum, &g) in target.iter_mut().zip(row) {
+                    *sum += g;
+                }
+            }
+        }
+        let planes = padded.chunks_exact(self.plane_len().max(1));
+        for (plane, out) in planes.zip(image.chunks_exact_mut((h * w).max(1))) {
+            for (row, line) in out.chunks_exact_mut(w.max(1)).enumerate() {
+                line.copy_from_slice(&plane[(row + ph) * self.padded[1] + pw..][..w]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::MaybeUninit;
+
+    use super::Grid;
+    use crate::Shape;
+    use crate::cpu::layout::{fold_channel, unfold_rows};
+    use crate::ops::{Window2d, WindowOptions};
+
+    fn windows() -> Vec<Window2d> {
+        let options = [
+            WindowOptions::new([3, 3]).padding([1, 1]),
+            WindowOptions::new([3, 2]).padding([2, 0]).dilation([1, 3]),
+            WindowOptions::new([1, 1]),
+            WindowOptions::new([5, 5]).padding([2, 2]),
+        ];
+        options
+            .into_iter()
+            .map(|o| Window2d::new("grid", &Shape::from([2, 3, 9, 11]), o).unwrap())
+            .collect()
+    }
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn other_strides_have_no_grid() {
+        let o = WindowOptions::new([3, 3]).stride([1, 2]);
+        let window = Window2d::new("grid", &Shape::from([1, 1, 8, 8]), o).unwrap();
+        assert!(Grid::of(&window).is_none());
+    }
+
+    #[test]
+    fn the_grid_unfolds_and_folds_the_bits_of_the_line_by_line_passes() {
+        for (seed, window) in windows().into_iter().enumerate() {
+            let grid = Grid::of(&window).unwrap();
+            let (rows, pixels) = (window.patch_len(), window.output[0] * window.output[1]);
+            let [oh, ow] = window.output;
+            let x = values(window.input_len(), seed);
+            let mut want = vec![MaybeUninit::new(0.0); rows * window.positions()];
+            unfold_rows(&x, &window, 0.0, 0, &mut want);
+            let (mut padded, mut cols) = (Vec::new(), Vec::new());
+            grid.pad(&x, window.batch, &mut padded);
+            grid.unfold(&padded, window.batch, &mut cols);
+            let positions = grid.positions();
+            for r in 0..rows {
+                for n in 0..window.batch {
+                    for (y, x) in (0..oh).flat_map(|y| (0..ow).map(move |x| (y, x))) {
+                        let got = cols[(r * window.batch + n) * positions + y * grid.pitch() + x];
+                        // SAFETY: `unfold_rows` wrote every element.
+                        let want = unsafe {
+                            want[r * window.positions() + n * pixels + y * ow + x].assume_init()
+                        };
+                        assert_eq!(got.to_bits(), want.to_bits(), "window {seed}, row {r}");
+                    }
+                }
+            }
+
+            // One image's unfolded gradient, folded both ways.
+            let one = Window2d { batch: 1, ..window };
+            let columns = values(rows * pixels, 10 + seed);
+            let plane_len = window.input[0] * window.input[1];
+            let mut want = vec![0.0; one.input_len()];
+            for (c, plane) in want.chunks_exact_mut(plane_len).enumerate() {
+                fold_channel(&columns, &one, c, plane);
+            }
+            let mut spread = Vec::new();
+            grid.spread(&columns, rows, &mut spread);
+            let mut got = vec![f32::NAN; one.input_len()];
+            grid.fold(&spread, &mut padded, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "window {seed}");
+        }
+    }
+}
