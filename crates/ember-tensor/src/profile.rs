@@ -43,6 +43,9 @@ pub enum Category {
     /// A convolution's input gradient where a backend fuses it (the CPU: GEMM and col2im, image
     /// by image).
     ConvInputGradient,
+    /// A convolution's weight gradient where a backend fuses it (the CPU, for a stride-1
+    /// window: im2col and GEMM image by image).
+    ConvWeightGradient,
     /// Max pooling, forward and backward.
     Pooling,
     /// Element-wise ops and their gradients (ReLU, arithmetic, broadcasts), dropout.
@@ -55,13 +58,14 @@ pub enum Category {
 
 impl Category {
     /// Every category, in report order.
-    pub const ALL: [Category; 10] = [
+    pub const ALL: [Category; 11] = [
         Category::Gemm,
         Category::Unfold,
         Category::Fold,
         Category::Layout,
         Category::ConvForward,
         Category::ConvInputGradient,
+        Category::ConvWeightGradient,
         Category::Pooling,
         Category::Elementwise,
         Category::Reduction,
@@ -77,6 +81,7 @@ impl Category {
             Category::Layout => "layout copies",
             Category::ConvForward => "conv forward (im2col + GEMM + bias, fused)",
             Category::ConvInputGradient => "conv input gradient (GEMM + col2im, fused)",
+            Category::ConvWeightGradient => "conv weight gradient (im2col + GEMM, fused)",
             Category::Pooling => "pooling",
             Category::Elementwise => "element-wise",
             Category::Reduction => "reductions, softmax, loss",
@@ -92,10 +97,11 @@ impl Category {
             Category::Layout => 3,
             Category::ConvForward => 4,
             Category::ConvInputGradient => 5,
-            Category::Pooling => 6,
-            Category::Elementwise => 7,
-            Category::Reduction => 8,
-            Category::Optimizer => 9,
+            Category::ConvWeightGradient => 6,
+            Category::Pooling => 7,
+            Category::Elementwise => 8,
+            Category::Reduction => 9,
+            Category::Optimizer => 10,
         }
     }
 }

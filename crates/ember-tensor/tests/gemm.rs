@@ -2,7 +2,9 @@
 //! row and column tails of every width, `K` blocks with short tails, and the same bits on one
 //! thread or two.
 
-use ember_tensor::gemm::{Engine, Kernel, MatRef, gemm, gemm_reference, gemm_with};
+use ember_tensor::gemm::{
+    Engine, Kernel, MatRef, RowsAt, gemm, gemm_add, gemm_reference, gemm_rows_at, gemm_with,
+};
 use ember_tensor::rand::Rng;
 use ember_tensor::seeded_rng;
 
@@ -284,6 +286,88 @@ fn a_product_narrower_than_a_strip_gives_the_bits_of_a_wide_one() {
                     &wide[i * 32..][..n],
                     "{engine:?} n {n}"
                 );
+            }
+        }
+    }
+}
+
+#[test]
+fn rows_read_where_they_lie_give_the_bits_of_the_dense_matrix() {
+    // Overlapping runs of one buffer at uneven starts, as a convolution's taps read a padded
+    // image; `k` spans two blocks; `n` has a tail strip, or is narrower than a strip.
+    for (m, k, n) in [(13, 300, 53), (6, 9, 40), (7, 20, 5), (1, 1, 16)] {
+        let data = random(k * 3 + n + 7, (m + k + n) as u64);
+        let starts: Vec<usize> = (0..k)
+            .map(|r| (r * 3 + r % 7) % (data.len() - n + 1))
+            .collect();
+        let a_data = random(m * k, 7);
+        let a = view(&a_data, m, k, false);
+        let dense: Vec<f32> = starts
+            .iter()
+            .flat_map(|&s| data[s..s + n].iter().copied())
+            .collect();
+        for engine in engines() {
+            let mut want = vec![0.0; m * n];
+            gemm_with(engine, a, view(&dense, k, n, false), &mut want).expect("dense");
+            let mut got = vec![f32::NAN; m * n];
+            let b = RowsAt::new(&data, &starts, n).expect("rows");
+            gemm_rows_at(engine, a, b, &mut got).expect("rows at");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{engine:?} {m}×{k}×{n}");
+        }
+    }
+    // A run past the buffer, and shapes that disagree, are errors.
+    let data = [0.0; 8];
+    assert!(RowsAt::new(&data, &[0, 5], 4).is_err());
+    let b = RowsAt::new(&data, &[0, 4], 4).expect("rows");
+    let a = view(&data, 2, 3, false);
+    assert!(gemm_rows_at(Engine::selected().expect("engine"), a, b, &mut [0.0; 8]).is_err());
+}
+
+#[test]
+fn an_added_product_continues_the_sum_as_a_later_k_block_would() {
+    // `A·B` over k = 512 is two blocks of 256: the second is added to the first. Computing the
+    // first half, then adding the second with `gemm_add`, gives the same bits on the packed
+    // kernels, and the sum within rounding on every engine; also for a product narrower than
+    // a strip (computed as its transpose).
+    let (k, half) = (512, 256);
+    for (m, n) in [(13, 40), (40, 9)] {
+        let a_data = random(m * k, 11);
+        let b_data = random(k * n, 12);
+        let a = view(&a_data, m, k, false);
+        let b = view(&b_data, k, n, false);
+        let halves: Vec<(Vec<f32>, Vec<f32>)> = [0..half, half..k]
+            .into_iter()
+            .map(|range| {
+                let a_half: Vec<f32> = (0..m)
+                    .flat_map(|i| a_data[i * k..][range.clone()].iter().copied())
+                    .collect();
+                (a_half, b_data[range.start * n..range.end * n].to_vec())
+            })
+            .collect();
+        let expected = gemm_reference(a, b);
+        for engine in engines() {
+            let mut whole = vec![0.0; m * n];
+            gemm_with(engine, a, b, &mut whole).expect("whole");
+            let mut c = vec![0.0; m * n];
+            for (i, (a_half, b_half)) in halves.iter().enumerate() {
+                let a = view(a_half, m, half, false);
+                let b = view(b_half, half, n, false);
+                if i == 0 {
+                    gemm_with(engine, a, b, &mut c).expect("first half");
+                } else {
+                    gemm_add(engine, a, b, &mut c).expect("second half");
+                }
+            }
+            for (&got, &want) in c.iter().zip(&expected) {
+                assert!(
+                    (got - want).abs() <= 4.0 * k as f32 * f32::EPSILON,
+                    "{engine:?}"
+                );
+            }
+            if engine.kernel != Kernel::Matrixmultiply {
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&c), bits(&whole), "{engine:?} {m}×{k}×{n}");
             }
         }
     }

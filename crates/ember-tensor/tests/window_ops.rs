@@ -483,5 +483,55 @@ fn the_cpu_convolution_gives_the_bits_of_unfold_matmul_and_fold() {
             bits(&want.to_vec().unwrap()),
             "input gradient, case {seed}"
         );
+
+        // The weight gradient sums the batch in another order (image by image for a stride-1
+        // window): within rounding of the sum of |terms|, in f64.
+        let wanted = Conv2dGradients {
+            input: false,
+            weight: true,
+        };
+        let (_, dw) = x.conv2d_backward(&w, &g, options, wanted).unwrap();
+        let dw = dw.unwrap().to_vec().unwrap();
+        let cols = x.unfold2d(options, 0.0).unwrap().to_vec().unwrap();
+        let g_rows = g_rows.to_vec().unwrap();
+        let positions = batch * plane;
+        for (i, &got) in dw.iter().enumerate() {
+            let (o, tap) = (i / (dw.len() / out_channels), i % (dw.len() / out_channels));
+            let terms = (0..positions)
+                .map(|p| g_rows[o * positions + p] as f64 * cols[tap * positions + p] as f64);
+            let (sum, size) = terms.fold((0.0, 0.0), |(s, a), t| (s + t, a + t.abs()));
+            assert!(
+                (got as f64 - sum).abs() <= 1e-6 * (1.0 + size),
+                "weight gradient, case {seed}, element {i}: {got} vs {sum}"
+            );
+        }
     }
+}
+
+#[test]
+fn the_weight_gradient_has_the_same_bits_on_every_thread() {
+    // Concurrent calls find the helper thread busy and sum both halves of the batch on their
+    // own thread: the halves, and their sum, must not change.
+    let (x, w) = (random(&[6, 4, 9, 9], 1), random(&[5, 4, 3, 3], 2));
+    let options = WindowOptions::new([3, 3]).padding([1, 1]);
+    let g = random(&[6, 5, 9, 9], 3);
+    let wanted = Conv2dGradients {
+        input: false,
+        weight: true,
+    };
+    let weight_gradient = || {
+        let (_, dw) = x.conv2d_backward(&w, &g, options, wanted).unwrap();
+        bits(&dw.unwrap().to_vec().unwrap())
+    };
+    let alone = weight_gradient();
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| (0..20).map(|_| weight_gradient()).collect::<Vec<_>>()))
+            .collect();
+        for run in runs {
+            for got in run.join().unwrap() {
+                assert_eq!(got, alone);
+            }
+        }
+    });
 }

@@ -1,11 +1,17 @@
-//! Convolution on the CPU. The forward pass runs image by image (a few images at a time when
-//! they are small): each thread unfolds its images into a buffer that stays in cache,
-//! multiplies the weight by it, and writes the product with its bias straight into
-//! `[N, O, OH, OW]`. The default body instead builds `unfold(x)` for the whole batch (22 MB for
-//! the lab CNN's second layer), multiplies it from memory into `[O, N·OH·OW]`, then moves that
-//! to `[N, O, OH, OW]` and adds the bias: three more passes over memory. Every output element
-//! is the same sum in the same order either way. The input gradient runs image by image too
-//! (see [`input_gradient`]); the weight gradient is the default body's.
+//! Convolution on the CPU, image by image, each thread on its own images, in cache.
+//!
+//! - **Forward.** A stride-1 window (the lab CNN's) runs on the padded grid (see `grid.rs`):
+//!   the product reads each tap's row of the unfolded image as a run of the padded image where
+//!   it lies. Other windows unfold a few images at a time into a buffer that stays in cache.
+//!   Either way the product plus its bias goes straight into `[N, O, OH, OW]`. The default body
+//!   instead builds `unfold(x)` for the whole batch (22 MB for the lab CNN's second layer),
+//!   multiplies it from memory into `[O, N·OH·OW]`, then moves that to `[N, O, OH, OW]` and
+//!   adds the bias: three more passes over memory. Every output element is the same sum in the
+//!   same order either way.
+//! - **Input gradient** ([`input_gradient`]): each image's `Wᵀ · G_n`, folded on its own; the
+//!   same bits as the default body.
+//! - **Weight gradient** of a stride-1 window ([`weight_gradient_on_grid`]): summed image by
+//!   image, in two fixed halves of the batch; other windows take the default body.
 
 use std::mem::MaybeUninit;
 
@@ -13,9 +19,10 @@ use super::grid::Grid;
 use super::layout::{fold_channel, unfold_rows};
 use super::matmul::operand;
 use super::{Cpu, CpuStorage, copy_floats, split_blocks};
-use crate::gemm::{Engine, MatRef, gemm_with};
+use crate::gemm::{Engine, MatRef, RowsAt, gemm_add, gemm_rows_at, gemm_with};
 use crate::ops::conv2d::{InputAndWeight, output_rows, weight_gradient};
 use crate::ops::{Conv2dGradients, Conv2dOp, Window2d};
+use crate::parallel;
 use crate::profile::{Category, timed};
 use crate::{Error, Result};
 
@@ -48,9 +55,14 @@ impl Conv2dOp<Cpu> for Cpu {
     ) -> Result<InputAndWeight<CpuStorage>> {
         let grad_weight = wanted
             .weight
-            .then(|| {
-                let grad_rows = output_rows(backend, grad, window, out_channels)?;
-                weight_gradient(backend, x, &grad_rows, window, out_channels)
+            .then(|| match Grid::of(window) {
+                Some(grid) => timed(Category::ConvWeightGradient, || {
+                    weight_gradient_on_grid(x, grad, window, &grid, out_channels)
+                }),
+                None => {
+                    let grad_rows = output_rows(backend, grad, window, out_channels)?;
+                    weight_gradient(backend, x, &grad_rows, window, out_channels)
+                }
             })
             .transpose()?;
         let grad_input = wanted
@@ -126,6 +138,64 @@ fn input_gradient(
     }
 }
 
+/// The weight gradient of a stride-1 window, `Σ_n G_n · unfold(x_n)ᵀ`, image by image on the
+/// grid, in cache: each image's unfolded matrix is copied from its padded image (each row a
+/// run of it) and multiplied by its output gradient spread over the grid (zero at the extra
+/// columns), adding into a sum that stays in cache. The default body instead builds the whole
+/// batch's unfolded matrix in memory (22 MB for the lab CNN's second layer) and its output
+/// gradient as rows, and multiplies them from memory.
+///
+/// The batch is summed in two fixed halves, one per thread, added at the end: the same bits
+/// on one thread or two. (The default body sums over the whole batch in `K` blocks of the
+/// GEMM: the same sums in another order, so the last bits differ.) Each image's product is
+/// taken as `unfold(x_n) · G_nᵀ` (`[C·kh·kw, O]`): its strips of `O` columns pack a transpose
+/// of the small `G_n` instead of the larger unfolded matrix.
+fn weight_gradient_on_grid(
+    x: &CpuStorage,
+    grad: &CpuStorage,
+    window: &Window2d,
+    grid: &Grid,
+    out_channels: usize,
+) -> Result<CpuStorage> {
+    let x = x.as_slice().ok_or_else(not_contiguous)?;
+    let grad = grad.as_slice().ok_or_else(not_contiguous)?;
+    let (taps, positions) = (window.patch_len(), grid.positions());
+    let pixels = window.output[0] * window.output[1];
+    let image_len = window.input_len() / window.batch.max(1);
+    let starts = grid.row_starts();
+    let engine = one_thread()?;
+    // `Σ_n unfold(x_n) · G_nᵀ` over `images`, as `[C·kh·kw, O]`.
+    let half = |images: std::ops::Range<usize>| -> Result<Vec<f32>> {
+        let mut sum = vec![0.0f32; taps * out_channels];
+        let (mut padded, mut columns, mut spread) = (Vec::new(), Vec::new(), Vec::new());
+        for n in images {
+            grid.pad(&x[n * image_len..][..image_len], &mut padded);
+            columns.clear();
+            for &start in starts {
+                columns.extend_from_slice(&padded[start..][..positions]);
+            }
+            let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
+            grid.spread(g, out_channels, &mut spread);
+            let a = MatRef::row_major(&columns, taps, positions)?;
+            let b = MatRef::row_major(&spread, out_channels, positions)?.t();
+            gemm_add(engine, a, b, &mut sum)?;
+        }
+        Ok(sum)
+    };
+    let middle = window.batch / 2;
+    let (mut first, mut second) = (Ok(Vec::new()), Ok(Vec::new()));
+    parallel::join(
+        || first = half(0..middle),
+        || second = half(middle..window.batch),
+    );
+    let (first, second) = (first?, second?);
+    let mut out = Vec::with_capacity(out_channels * taps);
+    for o in 0..out_channels {
+        out.extend((0..taps).map(|t| first[t * out_channels + o] + second[t * out_channels + o]));
+    }
+    Ok(CpuStorage::from(out))
+}
+
 fn conv2d(
     x: &CpuStorage,
     weight: &CpuStorage,
@@ -142,7 +212,11 @@ fn conv2d(
     let grid = Grid::of(window);
     let positions = grid.as_ref().map_or(pixels, Grid::positions);
     let per_image = window.patch_len() * positions * std::mem::size_of::<f32>();
-    let images = (UNFOLDED_BYTES / per_image.max(1)).clamp(1, window.batch.max(1));
+    // On the grid, the product reads each image where it lies: one image at a time.
+    let images = match grid {
+        Some(_) => 1,
+        None => (UNFOLDED_BYTES / per_image.max(1)).clamp(1, window.batch.max(1)),
+    };
     let image_len = window.input_len() / window.batch.max(1);
     // Each thread takes half the images.
     let engine = one_thread()?;
@@ -185,10 +259,11 @@ fn conv2d(
     Ok(CpuStorage::from(out))
 }
 
-/// One piece of the batch (`piece.batch` images of `source`): unfolds it into `unfolded` (on
-/// the grid, through `padded`, for a stride-1 window), multiplies the weight by it into
-/// `product` (`[O, n·positions]`), and writes each image's planes plus the bias into `out`
-/// (`[n, O, OH, OW]`, every element).
+/// One piece of the batch (`piece.batch` images of `source`; one on the grid): multiplies the
+/// weight by its unfolded matrix into `product` (`[O, n·positions]`), and writes each image's
+/// planes plus the bias into `out` (`[n, O, OH, OW]`, every element). On the grid (a stride-1
+/// window), the product reads the padded image (in `padded`) where it lies; otherwise the
+/// piece is unfolded into `unfolded` first.
 fn convolve_images(
     (source, piece, grid): (&[f32], &Window2d, Option<&Grid>),
     (weight, bias): (MatRef<'_>, Option<&[f32]>),
@@ -198,37 +273,36 @@ fn convolve_images(
 ) -> Result<()> {
     let rows = piece.patch_len();
     let [oh, ow] = piece.output;
+    let out_channels = weight.rows();
     // Output positions per image and per output row.
     let (positions, pitch) = match grid {
         Some(grid) => {
-            grid.pad(source, piece.batch, padded);
-            grid.unfold(padded, piece.batch, unfolded);
+            grid.pad(source, padded);
+            product.resize(out_channels * grid.positions(), 0.0);
+            let b = RowsAt::new(padded, grid.row_starts(), grid.positions())?;
+            gemm_rows_at(engine, weight, b, product)?;
             (grid.positions(), grid.pitch())
         }
         None => {
+            let cols = piece.positions();
             unfolded.clear();
-            unfolded.reserve(rows * piece.positions());
+            unfolded.reserve(rows * cols);
             unfold_rows(
                 source,
                 piece,
                 0.0,
                 0,
-                &mut unfolded.spare_capacity_mut()[..rows * piece.positions()],
+                &mut unfolded.spare_capacity_mut()[..rows * cols],
             );
             // SAFETY: `unfold_rows` wrote all its rows.
-            unsafe { unfolded.set_len(rows * piece.positions()) };
+            unsafe { unfolded.set_len(rows * cols) };
+            product.resize(out_channels * cols, 0.0);
+            let b = MatRef::row_major(unfolded, rows, cols)?;
+            gemm_with(engine, weight, b, product)?;
             (oh * ow, ow)
         }
     };
     let cols = piece.batch * positions;
-    let out_channels = weight.rows();
-    product.resize(out_channels * cols, 0.0);
-    gemm_with(
-        engine,
-        weight,
-        MatRef::row_major(unfolded, rows, cols)?,
-        product,
-    )?;
     let planes = out.chunks_exact_mut((oh * ow).max(1));
     for (p, plane) in planes.enumerate() {
         let (n, o) = (p / out_channels, p % out_channels);

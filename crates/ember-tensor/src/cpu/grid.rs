@@ -4,7 +4,8 @@
 //! With stride 1, tap `(c, i, j)` of output `(y, x)` reads padded pixel `(y + i·dh, x + j·dw)`
 //! of channel `c`. Numbered along rows of the padded width `Wp`, output `y·Wp + x` reads padded
 //! pixel `y·Wp + x + (i·dh·Wp + j·dw)`: each tap's row of the unfolded matrix is one
-//! contiguous run of the padded plane, copied whole instead of line by line with its padding
+//! contiguous run of the padded plane: the product reads it where it lies
+//! ([`crate::gemm::RowsAt`]) instead of an unfolded copy built line by line with its padding
 //! filled around it, and the fold adds it back whole. The `Wp - OW` extra columns of each
 //! output row (read across a row's end) are never stored: the forward pass drops them, and the
 //! input gradient gives them a zero gradient, so they add exact zeros.
@@ -28,6 +29,8 @@ pub(super) struct Grid {
     cols: usize,
     /// Where each tap's run starts in its padded plane, taps in `(i, j)` order.
     taps: Vec<usize>,
+    /// Where each row `(c, i, j)` of the unfolded matrix starts in a padded image.
+    starts: Vec<usize>,
 }
 
 impl Grid {
@@ -41,10 +44,14 @@ impl Grid {
             window.input[0] + 2 * o.padding[0],
             window.input[1] + 2 * o.padding[1],
         ];
-        let taps = (0..o.kernel[0])
+        let taps: Vec<usize> = (0..o.kernel[0])
             .flat_map(|i| {
                 (0..o.kernel[1]).map(move |j| i * o.dilation[0] * padded[1] + j * o.dilation[1])
             })
+            .collect();
+        let plane_len = padded[0] * padded[1];
+        let starts = (0..window.channels)
+            .flat_map(|c| taps.iter().map(move |&tap| c * plane_len + tap))
             .collect();
         Some(Grid {
             channels: window.channels,
@@ -54,6 +61,7 @@ impl Grid {
             rows: window.output[0],
             cols: window.output[1],
             taps,
+            starts,
         })
     }
 
@@ -82,38 +90,25 @@ impl Grid {
         self.taps.last().map_or(0, |&t| t % self.padded[1])
     }
 
-    /// `count` images of `source` (`[count, C, H, W]`) zero-padded into `padded`, followed by
-    /// the slack the last runs read.
-    pub(super) fn pad(&self, source: &[f32], count: usize, padded: &mut Vec<f32>) {
+    /// One image of `source` (`[C, H, W]`) zero-padded into `padded`, followed by the slack
+    /// the last runs read.
+    pub(super) fn pad(&self, source: &[f32], padded: &mut Vec<f32>) {
         let [h, w] = self.input;
         let [ph, pw] = self.padding;
         padded.clear();
-        padded.resize(count * self.image_len() + self.slack(), 0.0);
+        padded.resize(self.image_len() + self.slack(), 0.0);
         let planes = padded.chunks_exact_mut(self.plane_len().max(1));
-        for (plane, input) in planes
-            .zip(source.chunks_exact((h * w).max(1)))
-            .take(count * self.channels)
-        {
+        for (plane, input) in planes.zip(source.chunks_exact((h * w).max(1))) {
             for (row, line) in input.chunks_exact(w.max(1)).enumerate() {
                 plane[(row + ph) * self.padded[1] + pw..][..w].copy_from_slice(line);
             }
         }
     }
 
-    /// The unfolded matrix of `count` padded images (from [`Grid::pad`]) on the grid, into
-    /// `cols`: row `(c, i, j)` holds, for each image in turn, its [`Grid::positions`] outputs.
-    pub(super) fn unfold(&self, padded: &[f32], count: usize, cols: &mut Vec<f32>) {
-        let positions = self.positions();
-        cols.clear();
-        cols.reserve(self.channels * self.taps.len() * count * positions);
-        for c in 0..self.channels {
-            for &tap in &self.taps {
-                for n in 0..count {
-                    let start = n * self.image_len() + c * self.plane_len() + tap;
-                    cols.extend_from_slice(&padded[start..][..positions]);
-                }
-            }
-        }
+    /// Where each row `(c, i, j)` of the unfolded matrix on the grid starts in a padded image
+    /// (from [`Grid::pad`]): the row is the run of [`Grid::positions`] floats from there.
+    pub(super) fn row_starts(&self) -> &[usize] {
+        &self.starts
     }
 
     /// One image's output gradient (`[O, OH·OW]`) spread over the grid's positions
@@ -198,14 +193,14 @@ mod tests {
             let x = values(window.input_len(), seed);
             let mut want = vec![MaybeUninit::new(0.0); rows * window.positions()];
             unfold_rows(&x, &window, 0.0, 0, &mut want);
-            let (mut padded, mut cols) = (Vec::new(), Vec::new());
-            grid.pad(&x, window.batch, &mut padded);
-            grid.unfold(&padded, window.batch, &mut cols);
-            let positions = grid.positions();
+            let (mut padded, starts) = (Vec::new(), grid.row_starts());
+            let image_len = window.input_len() / window.batch;
             for r in 0..rows {
                 for n in 0..window.batch {
+                    grid.pad(&x[n * image_len..][..image_len], &mut padded);
+                    let run = &padded[starts[r]..][..grid.positions()];
                     for (y, x) in (0..oh).flat_map(|y| (0..ow).map(move |x| (y, x))) {
-                        let got = cols[(r * window.batch + n) * positions + y * grid.pitch() + x];
+                        let got = run[y * grid.pitch() + x];
                         // SAFETY: `unfold_rows` wrote every element.
                         let want = unsafe {
                             want[r * window.positions() + n * pixels + y * ow + x].assume_init()

@@ -89,7 +89,11 @@ fn transpose_into(
         let len = (kc - kk0).min(8);
         let valid = lane_mask(len, 0);
         let block: [__m256; 8] = std::array::from_fn(|r| {
-            if r < rows {
+            if r < rows && len == 8 {
+                let row = &src[r * stride + kk0..][..8];
+                // SAFETY: `row` holds 8 floats.
+                unsafe { _mm256_loadu_ps(row.as_ptr()) }
+            } else if r < rows {
                 let row = &src[r * stride + kk0..][..len];
                 // SAFETY: the mask covers exactly the `len` elements of `row`.
                 unsafe { _mm256_maskload_ps(row.as_ptr(), valid) }

@@ -144,16 +144,29 @@ pub fn gemm_with(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) ->
     // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and the product only writes
     // initialised floats, so `c` stays initialised.
     let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
-    product(engine, a, b, c)
+    product(engine, (a, b, false), c)
+}
+
+/// `C = A·B + C` on `engine`: each element of `A·B` is the sum [`gemm_with`] computes, added
+/// to `C` (for the packed kernels, as each `K` block after the first is).
+pub fn gemm_add(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [f32]) -> Result<()> {
+    // SAFETY: as in `gemm_with`.
+    let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
+    product(engine, (a, b, true), c)
 }
 
 /// [`gemm`] into uninitialised memory (a fresh output buffer need not be zeroed first): every
 /// element of `C` is written on success.
 pub fn gemm_uninit(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> Result<()> {
-    product(Engine::selected()?, a, b, c)
+    product(Engine::selected()?, (a, b, false), c)
 }
 
-fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) -> Result<()> {
+/// `C = A·B`, or `A·B + C` when `accumulate` (then `C` is initialised).
+fn product(
+    engine: Engine,
+    (a, b, accumulate): (MatRef<'_>, MatRef<'_>, bool),
+    c: &mut [MaybeUninit<f32>],
+) -> Result<()> {
     let packed = engine.kernel.packed()?;
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.len() != m * n {
@@ -170,7 +183,9 @@ fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f3
         return Ok(());
     }
     if k == 0 {
-        c.fill(MaybeUninit::new(0.0));
+        if !accumulate {
+            c.fill(MaybeUninit::new(0.0));
+        }
         return Ok(());
     }
     match packed {
@@ -179,8 +194,21 @@ fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f3
         // columns instead, and each element is the same sum in the same order.
         Some(kernel) if n < kernel.blocking.nr && m > n => {
             let mut transposed = vec![MaybeUninit::new(0.0); n * m];
+            if accumulate {
+                for (j, column) in transposed.chunks_exact_mut(m).enumerate() {
+                    for (i, value) in column.iter_mut().enumerate() {
+                        *value = c[i * n + j];
+                    }
+                }
+            }
+            let operands = packed::Operands {
+                a: b.t(),
+                b: a.t(),
+                b_rows: None,
+                accumulate,
+            };
             // SAFETY: as below, for the n×m product Bᵀ·Aᵀ into `transposed`.
-            unsafe { packed::run(kernel, b.t(), a.t(), &mut transposed, engine.two_threads) };
+            unsafe { packed::run(kernel, operands, &mut transposed, engine.two_threads) };
             for (j, column) in transposed.chunks_exact(m).enumerate() {
                 for (i, &value) in column.iter().enumerate() {
                     c[i * n + j] = value;
@@ -189,14 +217,112 @@ fn product(engine: Engine, a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f3
         }
         // SAFETY: `packed` checked that this CPU runs the kernel, and the shapes were checked
         // above; `c` is the dense m×n output.
-        Some(kernel) => unsafe { packed::run(kernel, a, b, c, engine.two_threads) },
-        None => fallback(a, b, c),
+        Some(kernel) => {
+            let operands = packed::Operands {
+                a,
+                b,
+                b_rows: None,
+                accumulate,
+            };
+            // SAFETY: as above.
+            unsafe { packed::run(kernel, operands, c, engine.two_threads) }
+        }
+        None => fallback(a, b, c, accumulate),
     }
     Ok(())
 }
 
-/// The last resort: `matrixmultiply`, single-threaded (with β = 0 it never reads `C`).
-fn fallback(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) {
+/// A `rows × cols` matrix whose row `r` is the run `data[starts[r]..starts[r] + cols]`: runs
+/// may overlap, as the rows of a stride-1 convolution's unfolded input do (each is its padded
+/// image from a tap's offset on). The packed kernels read the runs where they lie; nothing is
+/// copied into a matrix first.
+///
+/// ```
+/// use ember_tensor::gemm::{MatRef, RowsAt, gemm_rows_at, Engine};
+///
+/// // B's rows are [1, 2, 3] and [2, 3, 4]: overlapping runs of one buffer.
+/// let data = [1.0, 2.0, 3.0, 4.0];
+/// let b = RowsAt::new(&data, &[0, 1], 3)?;
+/// let mut c = [0.0; 3];
+/// gemm_rows_at(Engine::selected()?, MatRef::row_major(&[1.0, 10.0], 1, 2)?, b, &mut c)?;
+/// assert_eq!(c, [21.0, 32.0, 43.0]);
+/// # Ok::<(), ember_tensor::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RowsAt<'a> {
+    data: &'a [f32],
+    starts: &'a [usize],
+    cols: usize,
+}
+
+impl<'a> RowsAt<'a> {
+    /// The matrix of `starts.len()` rows of `cols` elements; fails if a run would end past
+    /// `data`.
+    pub fn new(data: &'a [f32], starts: &'a [usize], cols: usize) -> Result<Self> {
+        match starts
+            .iter()
+            .find(|&&s| s.checked_add(cols).is_none_or(|end| end > data.len()))
+        {
+            Some(start) => Err(Error::Device {
+                op: "gemm",
+                message: format!(
+                    "a row of {cols} elements from element {start} ends past the {} elements \
+                     of its buffer",
+                    data.len()
+                ),
+            }),
+            None => Ok(Self { data, starts, cols }),
+        }
+    }
+
+    /// The rows copied into a dense row-major matrix.
+    fn dense(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.starts.len() * self.cols);
+        for &start in self.starts {
+            out.extend_from_slice(&self.data[start..][..self.cols]);
+        }
+        out
+    }
+}
+
+/// `C = A·B` for a `B` given as [`RowsAt`], on `engine`: what [`gemm_with`] computes for the
+/// same matrix stored densely, the same bits.
+pub fn gemm_rows_at(engine: Engine, a: MatRef<'_>, b: RowsAt<'_>, c: &mut [f32]) -> Result<()> {
+    let (m, k, n) = (a.rows, b.starts.len(), b.cols);
+    let packed = engine.kernel.packed()?;
+    match packed {
+        Some(kernel) if a.cols == k && c.len() == m * n && m * k > 0 && n >= kernel.blocking.nr => {
+            let view = MatRef {
+                data: b.data,
+                rows: k,
+                cols: n,
+                row_stride: 0,
+                col_stride: 1,
+            };
+            // SAFETY: `c` holds initialised floats and the product writes only floats.
+            let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
+            // SAFETY: `packed` checked that this CPU runs the kernel; the shapes agree (checked
+            // above), and `RowsAt::new` checked that every run lies inside `b.data`.
+            let operands = packed::Operands {
+                a,
+                b: view,
+                b_rows: Some(b.starts),
+                accumulate: false,
+            };
+            unsafe { packed::run(kernel, operands, c, engine.two_threads) };
+            Ok(())
+        }
+        // Other shapes (and their errors) and `matrixmultiply` take the dense matrix.
+        _ => {
+            let dense = b.dense();
+            gemm_with(engine, a, MatRef::row_major(&dense, k, n)?, c)
+        }
+    }
+}
+
+/// The last resort: `matrixmultiply`, single-threaded (with β = 0 it never reads `C`; β = 1
+/// when `accumulate`).
+fn fallback(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let stride = |s: usize| isize::try_from(s).unwrap_or(isize::MAX);
     // SAFETY: `MatRef::new` checked that every (i, j) of A and B lies inside its slice, and C is
@@ -213,7 +339,7 @@ fn fallback(a: MatRef<'_>, b: MatRef<'_>, c: &mut [MaybeUninit<f32>]) {
             b.data.as_ptr(),
             stride(b.row_stride),
             stride(b.col_stride),
-            0.0,
+            if accumulate { 1.0 } else { 0.0 },
             c.as_mut_ptr().cast(),
             stride(n),
             1,

@@ -59,11 +59,23 @@ fn floats(lines: &mut Vec<Line>, len: usize) -> &mut [f32] {
 }
 
 /// One product `C = A·B` as every strip sees it: `A` has a unit stride along one axis, and `C`
-/// is a dense row-major `a.rows() × b.cols()` buffer.
+/// is a dense row-major `a.rows() × b.cols()` buffer. With `b_rows`, row `r` of `B` starts at
+/// `b.data[b_rows[r]]` instead of `r · b.row_stride` (`b.col_stride` is then 1). With
+/// `accumulate`, the product is added to `C` (`C = A·B + C`).
 pub(super) struct Product<'a> {
     pub a: MatRef<'a>,
     pub b: MatRef<'a>,
+    pub b_rows: Option<&'a [usize]>,
+    pub accumulate: bool,
     pub c: SendPtr<f32>,
+}
+
+/// What [`run`] multiplies: the fields of [`Product`] but `C`.
+pub(super) struct Operands<'a> {
+    pub a: MatRef<'a>,
+    pub b: MatRef<'a>,
+    pub b_rows: Option<&'a [usize]>,
+    pub accumulate: bool,
 }
 
 /// A packed kernel as the driver sees it.
@@ -79,18 +91,26 @@ pub(super) struct PackedKernel {
     pub strip: unsafe fn(&Product<'_>, Range<usize>, &mut [f32]),
 }
 
-/// `C = A·B` on `kernel`, on two threads when `parallel` and the product is large enough.
+/// `C = A·B` (or `A·B + C`) on `kernel`, on two threads when `parallel` and the product is
+/// large enough; the operands as in [`Product`].
 ///
 /// # Safety
 /// The CPU must run `kernel`'s instruction set; `a.cols() == b.rows()`; `c` is the dense
-/// `a.rows() × b.cols()` output.
+/// `a.rows() × b.cols()` output, initialised if `accumulate`; with `b_rows`,
+/// `b.col_stride == 1`, it has `b.rows()` entries, and each row's `b.cols()` elements lie
+/// inside `b.data`.
 pub(super) unsafe fn run(
     kernel: &PackedKernel,
-    a: MatRef<'_>,
-    b: MatRef<'_>,
+    operands: Operands<'_>,
     c: &mut [MaybeUninit<f32>],
     parallel: bool,
 ) {
+    let Operands {
+        a,
+        b,
+        b_rows,
+        accumulate,
+    } = operands;
     let (m, k, n) = (a.rows, a.cols, b.cols);
     // The kernels read A in place along one unit stride; any other view is copied first.
     let contiguous: Vec<f32>;
@@ -113,6 +133,8 @@ pub(super) unsafe fn run(
         product: Product {
             a,
             b,
+            b_rows,
+            accumulate,
             c: SendPtr::new(c.as_mut_ptr().cast()),
         },
         next: AtomicUsize::new(0),
@@ -247,7 +269,7 @@ pub(super) unsafe fn strip_blocks(
         for j0 in cols.clone().step_by(nr) {
             let strip_cols = j0..(j0 + nr).min(cols.end);
             pack_b(
-                p.b,
+                (p.b, p.b_rows),
                 (k0, depth, strip_cols.clone()),
                 packed,
                 (nr, block, prefetch),
@@ -265,7 +287,7 @@ pub(super) unsafe fn strip_blocks(
                     ldc: n,
                     rows: (m - i0).min(mr),
                     width: strip_cols.len(),
-                    accumulate: k0 > 0,
+                    accumulate: k0 > 0 || p.accumulate,
                 });
             }
         }
@@ -273,14 +295,15 @@ pub(super) unsafe fn strip_blocks(
     }
 }
 
-/// Packs `B[k0..k0 + kc, cols]` (at most `nr` columns) into `strip` (`nr·kc` floats):
+/// Packs `B[k0..k0 + kc, cols]` (at most `nr` columns; rows at `b_rows` when given, as in
+/// [`Product`]) into `strip` (`nr·kc` floats):
 /// `strip[kk·nr + jj]` is `B[k0 + kk, cols.start + jj]`, zero past the last column. A transposed
 /// `B` (unit row stride, as in `x·Wᵀ`) goes through `transpose`, which writes the transpose of
 /// at most `block` rows of `Bᵀ` (`transpose(src, stride, rows, kc, strip, offset)`: row `r` of
 /// the block at `src[r·stride..]`, into `strip[kk·nr + offset + r]`).
 #[inline(always)]
 fn pack_b(
-    b: MatRef<'_>,
+    (b, b_rows): (MatRef<'_>, Option<&[usize]>),
     (k0, kc, cols): (usize, usize, Range<usize>),
     strip: &mut [f32],
     (nr, block, prefetch): (usize, usize, bool),
@@ -288,6 +311,7 @@ fn pack_b(
 ) {
     let j0 = cols.start;
     let width = cols.len();
+    let row_start = |r: usize| b_rows.map_or(r * b.row_stride, |rows| rows[r]);
     if width < nr {
         strip.fill(0.0);
     }
@@ -298,7 +322,7 @@ fn pack_b(
         // prefetcher, so each row's part of the next strip is fetched into L2 while this one is
         // packed and used.
         for (kk, out) in strip.chunks_exact_mut(nr).enumerate() {
-            let row = &b.data[(k0 + kk) * b.row_stride + j0..];
+            let row = &b.data[row_start(k0 + kk) + j0..];
             if prefetch {
                 // Both ends of the next strip's run: it spans two lines unless rows are aligned.
                 prefetch_l2(row.as_ptr().wrapping_add(nr));
@@ -308,7 +332,7 @@ fn pack_b(
         }
     } else if b.col_stride == 1 {
         for (kk, out) in strip.chunks_exact_mut(nr).enumerate() {
-            let row = &b.data[(k0 + kk) * b.row_stride + j0..][..width];
+            let row = &b.data[row_start(k0 + kk) + j0..][..width];
             crate::cpu::copy_floats(&mut out[..width], row, |v| v);
         }
     } else if b.row_stride == 1 {

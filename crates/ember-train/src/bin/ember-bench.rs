@@ -137,6 +137,9 @@ struct Shape {
     name: &'static str,
     /// One of the MLP's training products (the ≥ 70 %-of-peak target is measured on these).
     training: bool,
+    /// Run on one thread in training (a convolution's products: each thread takes its own
+    /// images), so measured against one core's peak.
+    one_thread: bool,
     a: [usize; 2],
     b: [usize; 2],
     trans_a: bool,
@@ -167,6 +170,7 @@ fn step_gemms(widths: &[usize]) -> Vec<Shape> {
         shapes.push(Shape {
             name: "fwd",
             training: true,
+            one_thread: false,
             a: [BATCH, fan_in],
             b: [fan_out, fan_in],
             trans_a: false,
@@ -175,6 +179,7 @@ fn step_gemms(widths: &[usize]) -> Vec<Shape> {
         shapes.push(Shape {
             name: "dW",
             training: true,
+            one_thread: false,
             a: [BATCH, fan_out],
             b: [BATCH, fan_in],
             trans_a: true,
@@ -184,6 +189,7 @@ fn step_gemms(widths: &[usize]) -> Vec<Shape> {
             shapes.push(Shape {
                 name: "dX",
                 training: true,
+                one_thread: false,
                 a: [BATCH, fan_out],
                 b: [fan_out, fan_in],
                 trans_a: false,
@@ -354,11 +360,13 @@ fn range(values: &[f64], f: impl Fn(f64) -> String) -> String {
 }
 
 /// The products measured: the MLP's training shapes, the lab CNN's convolution products as its
-/// layers call them (batch 100: `cols = unfold(x)` is `[C·3·3, N·H·W]`, the weights `[O, C·3·3]`,
-/// the output gradient `G` `[O, N·H·W]`), and a square one.
+/// layers call them (image by image, on the padded grid: `cols = unfold(x_n)` is
+/// `[C·3·3, OH·(W + 2)]`, the weights `[O, C·3·3]`, the output gradient `G` `[O, OH·(W + 2)]`),
+/// and a square one.
 fn named_shapes() -> Vec<Shape> {
-    let shape = |training, name, a, b, trans_a, trans_b| Shape {
+    let shape = |training, name: &'static str, a, b, trans_a, trans_b| Shape {
         training,
+        one_thread: name.starts_with("conv"),
         name,
         a,
         b,
@@ -400,43 +408,43 @@ fn named_shapes() -> Vec<Shape> {
         ),
         shape(
             false,
-            "conv1 fwd W·cols [32×9]·[9×78400]",
+            "conv1 fwd, per image: W·cols [32×9]·[9×840]",
             [32, 9],
-            [9, 78400],
+            [9, 840],
             false,
             false,
         ),
         shape(
             false,
-            "conv1 dW G·colsᵀ [32×78400]·[9×78400]ᵀ",
-            [32, 78400],
-            [9, 78400],
+            "conv1 dWᵀ, per image: cols·Gᵀ [9×840]·[32×840]ᵀ",
+            [9, 840],
+            [32, 840],
             false,
             true,
         ),
         shape(
             false,
-            "conv2 fwd W·cols [64×288]·[288×19600]",
+            "conv2 fwd, per image: W·cols [64×288]·[288×224]",
             [64, 288],
-            [288, 19600],
+            [288, 224],
             false,
             false,
         ),
         shape(
             false,
-            "conv2 dW G·colsᵀ [64×19600]·[288×19600]ᵀ",
-            [64, 19600],
-            [288, 19600],
-            false,
-            true,
-        ),
-        shape(
-            false,
-            "conv2 dcols Wᵀ·G [64×288]ᵀ·[64×19600]",
+            "conv2 dcols, per image: Wᵀ·G [64×288]ᵀ·[64×224]",
             [64, 288],
-            [64, 19600],
+            [64, 224],
             true,
             false,
+        ),
+        shape(
+            false,
+            "conv2 dWᵀ, per image: cols·Gᵀ [288×224]·[64×224]ᵀ",
+            [288, 224],
+            [64, 224],
+            false,
+            true,
         ),
         shape(false, "1024³", [1024, 1024], [1024, 1024], false, false),
     ]
@@ -567,7 +575,9 @@ fn gemm_table<B: Backend>(
         out.push_str(&format!(
             "GFLOP/s, measured in this run; the last two columns are `{selected}` on two threads \
              as a share of the two cores' FMA peak above (the higher of the two-core figure and \
-             twice the one-core one), and over `matrixmultiply` on one.\n\n\
+             twice the one-core one), and over `matrixmultiply` on one. The convolution's \
+             products run one image per thread (the threads take different images): their last \
+             two columns are `{selected}` on one thread, against half that peak.\n\n\
              | product | {} | share of peak | speed-up |\n|---|{}---|---|\n",
             names.join(" | "),
             "---|".repeat(names.len()),
@@ -593,13 +603,14 @@ fn gemm_table<B: Backend>(
             };
             let best = rate_of(Engine {
                 kernel: selected,
-                two_threads: selected != Kernel::Matrixmultiply,
+                two_threads: selected != Kernel::Matrixmultiply && !s.one_thread,
             });
             let reference = rate_of(Engine {
                 kernel: Kernel::Matrixmultiply,
                 two_threads: false,
             });
-            let share = peak.map(|p| best / p);
+            let cores = if s.one_thread { 2.0 } else { 1.0 };
+            let share = peak.map(|p| best * cores / p);
             if s.training {
                 training.rates.push(best);
                 training.shares.extend(share);
@@ -621,8 +632,9 @@ fn gemm_table<B: Backend>(
 }
 
 /// Seconds per product of shape `s` on `engine` (best of 25 runs of `reps`), into a reused
-/// output buffer. On a shared machine the others' work only ever adds time, and comes in
-/// bursts longer than a run: many short runs find the quiet moments.
+/// output buffer that starts on a cache line, as the backend's do. On a shared machine the
+/// others' work only ever adds time, and comes in bursts longer than a run: many short runs
+/// find the quiet moments.
 fn engine_seconds(s: &Shape, engine: Engine, reps: usize) -> f64 {
     let mut rng = seeded_rng(3);
     let a: Vec<f32> = (0..s.a[0] * s.a[1])
@@ -638,10 +650,14 @@ fn engine_seconds(s: &Shape, engine: Engine, reps: usize) -> f64 {
     ) else {
         return f64::NAN;
     };
-    let mut c = vec![0.0; a.rows() * b.cols()];
+    // The output starts on a cache line, as the CPU backend's products do.
+    let len = a.rows() * b.cols();
+    let mut buffer = vec![0.0f32; len + 16];
+    let start = buffer.as_ptr().align_offset(64).min(16);
+    let c = &mut buffer[start..start + len];
     best_seconds(25, || {
         for _ in 0..reps {
-            let _ = gemm_with(engine, a, b, &mut c);
+            let _ = gemm_with(engine, a, b, c);
         }
     }) / reps as f64
 }
