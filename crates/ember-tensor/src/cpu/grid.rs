@@ -4,15 +4,14 @@
 //! With stride 1, tap `(c, i, j)` of output `(y, x)` reads padded pixel `(y + i·dh, x + j·dw)`
 //! of channel `c`. Numbered along rows of the padded width `Wp`, output `y·Wp + x` reads padded
 //! pixel `y·Wp + x + (i·dh·Wp + j·dw)`: each tap's row of the unfolded matrix is one
-//! contiguous run of the padded plane: the product reads it where it lies
+//! contiguous run of the padded plane. The forward product reads it where it lies
 //! ([`crate::gemm::RowsAt`]) instead of an unfolded copy built line by line with its padding
-//! filled around it, and the fold adds it back whole. The `Wp - OW` extra columns of each
-//! output row (read across a row's end) are never stored: the forward pass drops them, and the
-//! input gradient gives them a zero gradient, so they add exact zeros.
+//! filled around it, and the weight gradient copies it whole. The `Wp - OW` extra columns of
+//! each output row (read across a row's end) are dropped by the forward pass and given a zero
+//! gradient ([`Grid::spread`]) by the weight gradient.
 //!
-//! Every valid output is the same sum as with [`super::layout::unfold_rows`] and
-//! [`super::layout::fold_channel`], in the same order: the padding is the same `0.0`, and the
-//! fold's sums start at `+0.0`, which adding a `+0.0` leaves as it is.
+//! Every valid output of the forward pass is the same sum as with
+//! [`super::layout::unfold_rows`], in the same order: the padding is the same `0.0`.
 
 use crate::ops::Window2d;
 
@@ -121,32 +120,6 @@ impl Grid {
             row[..self.cols].copy_from_slice(line);
         }
     }
-
-    /// Adds one image's unfolded gradient on the grid (`[C·kh·kw, OH·Wp]`) into `padded` (one
-    /// padded image and its slack, zeroed here first), taps in order, then writes its unpadded
-    /// part into `image` (`[C, H, W]`).
-    pub(super) fn fold(&self, columns: &[f32], padded: &mut Vec<f32>, image: &mut [f32]) {
-        let [h, w] = self.input;
-        let [ph, pw] = self.padding;
-        let positions = self.positions();
-        padded.clear();
-        padded.resize(self.image_len() + self.slack(), 0.0);
-        let mut rows = columns.chunks_exact(positions.max(1));
-        for c in 0..self.channels {
-            for (&tap, row) in self.taps.iter().zip(rows.by_ref()) {
-                let target = &mut padded[c * self.plane_len() + tap..][..positions];
-                for (sum, &g) in target.iter_mut().zip(row) {
-                    *sum += g;
-                }
-            }
-        }
-        let planes = padded.chunks_exact(self.plane_len().max(1));
-        for (plane, out) in planes.zip(image.chunks_exact_mut((h * w).max(1))) {
-            for (row, line) in out.chunks_exact_mut(w.max(1)).enumerate() {
-                line.copy_from_slice(&plane[(row + ph) * self.padded[1] + pw..][..w]);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -155,7 +128,7 @@ mod tests {
 
     use super::Grid;
     use crate::Shape;
-    use crate::cpu::layout::{fold_channel, unfold_rows};
+    use crate::cpu::layout::unfold_rows;
     use crate::ops::{Window2d, WindowOptions};
 
     fn windows() -> Vec<Window2d> {
@@ -185,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn the_grid_unfolds_and_folds_the_bits_of_the_line_by_line_passes() {
+    fn the_grid_unfolds_the_bits_of_the_line_by_line_pass() {
         for (seed, window) in windows().into_iter().enumerate() {
             let grid = Grid::of(&window).unwrap();
             let (rows, pixels) = (window.patch_len(), window.output[0] * window.output[1]);
@@ -210,20 +183,14 @@ mod tests {
                 }
             }
 
-            // One image's unfolded gradient, folded both ways.
-            let one = Window2d { batch: 1, ..window };
-            let columns = values(rows * pixels, 10 + seed);
-            let plane_len = window.input[0] * window.input[1];
-            let mut want = vec![0.0; one.input_len()];
-            for (c, plane) in want.chunks_exact_mut(plane_len).enumerate() {
-                fold_channel(&columns, &one, c, plane);
+            // An output gradient spread over the grid: zero at the extra columns.
+            let g = values(2 * pixels, 10 + seed);
+            let mut spread = vec![f32::NAN; 3];
+            grid.spread(&g, 2, &mut spread);
+            for (row, line) in spread.chunks_exact(grid.pitch()).enumerate() {
+                assert_eq!(&line[..ow], &g[row * ow..][..ow]);
+                assert!(line[ow..].iter().all(|&v| v == 0.0));
             }
-            let mut spread = Vec::new();
-            grid.spread(&columns, rows, &mut spread);
-            let mut got = vec![f32::NAN; one.input_len()];
-            grid.fold(&spread, &mut padded, &mut got);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got), bits(&want), "window {seed}");
         }
     }
 }
