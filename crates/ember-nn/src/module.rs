@@ -70,6 +70,25 @@ pub trait Module<B: Backend> {
     /// with buffers and containers override this; the default has none.
     fn visit_buffers(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Buffer<B>)) {}
 
+    /// Whether this layer commutes with max pooling, value and gradient: `pool(f(x))` and
+    /// `f(pool(x))` are the same numbers, and so are their gradients. [`Sequential`] then pools
+    /// first, so `f` runs on the pooled tensor, a quarter of the size behind a 2×2 pool. Only
+    /// [`ReLU`] says so: it keeps positive values and their order, and sends everything else
+    /// to 0, so a window's first maximum is the same before and after it (a window of no
+    /// positive value gives 0 and a zero gradient either way). With a NaN in a window the two
+    /// orders may differ; a zero gradient may differ in its sign.
+    ///
+    /// [`Sequential`]: crate::Sequential
+    /// [`ReLU`]: crate::ReLU
+    fn commutes_with_max_pool(&self) -> bool {
+        false
+    }
+
+    /// Whether this layer is a max pooling (see [`Module::commutes_with_max_pool`]).
+    fn is_max_pool(&self) -> bool {
+        false
+    }
+
     /// Switches training mode on or off (as PyTorch's `train()`/`eval()`); layers whose
     /// behaviour depends on it, and containers, override this.
     fn set_training(&mut self, _training: bool) {}

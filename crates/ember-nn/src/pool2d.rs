@@ -9,7 +9,7 @@ use crate::module::Module;
 use crate::{Error, Result};
 
 macro_rules! pool_layer {
-    ($(#[$doc:meta])* $name:ident, $method:ident) => {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $is_max:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $name {
@@ -67,6 +67,10 @@ macro_rules! pool_layer {
             }
 
             fn visit_parameters(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Var<B>)) {}
+
+            fn is_max_pool(&self) -> bool {
+                $is_max
+            }
         }
     };
 }
@@ -86,11 +90,13 @@ pool_layer!(
     /// # Ok::<(), ember_nn::Error>(())
     /// ```
     MaxPool2d,
-    max_pool2d
+    max_pool2d,
+    true
 );
 
 pool_layer!(
     /// The mean of each window, as `nn.AvgPool2d` (padding counts as zeros).
     AvgPool2d,
-    avg_pool2d
+    avg_pool2d,
+    false
 );

@@ -221,3 +221,103 @@ mod ember_optim_free_adam {
         }
     }
 }
+
+#[test]
+fn relu_before_a_max_pool_runs_after_it_with_the_same_values_and_gradients() {
+    use ember_nn::{AvgPool2d, MaxPool2d};
+    // Few distinct values: ties inside windows, windows with no positive value, zeros.
+    let dims = [2, 3, 6, 6];
+    let len: usize = dims.iter().product();
+    let values: Vec<f32> = (0..len)
+        .map(|i| ((i * 7 + i / 5) % 5) as f32 - 2.5)
+        .collect();
+    let values: Vec<f32> = values.iter().map(|v| v.round()).collect();
+    let weights: Vec<f32> = (0..len).map(|i| ((i * 13) % 7) as f32 - 3.0).collect();
+    let pools = [
+        MaxPool2d::new([2, 2]),
+        MaxPool2d::new([3, 3]).stride([1, 1]).padding([1, 1]),
+    ];
+    for pool in pools {
+        // 0: pool(relu(x)); 1: relu(pool(x)); 2: `Sequential` of ReLU and the pool.
+        let run = |order: usize| {
+            let x = Var::parameter(Tensor::from_vec(values.clone(), dims, &Cpu).unwrap());
+            let y = match order {
+                0 => pool.forward(&x.relu().unwrap()).unwrap(),
+                1 => pool.forward(&x).unwrap().relu().unwrap(),
+                _ => {
+                    let layers = Sequential::new().append(ReLU).append(pool);
+                    layers.forward(&x).unwrap()
+                }
+            };
+            let r = Var::constant(
+                Tensor::from_vec(weights[..y.shape().numel()].to_vec(), y.shape(), &Cpu).unwrap(),
+            );
+            y.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+            (
+                y.value().to_vec().unwrap(),
+                x.grad().unwrap().to_vec().unwrap(),
+            )
+        };
+        let (plain, plain_grad) = run(0);
+        assert!(plain_grad.iter().any(|&g| g != 0.0));
+        for order in [1, 2] {
+            let (y, grad) = run(order);
+            assert_eq!(y, plain, "{pool:?}, order {order}");
+            assert_eq!(grad, plain_grad, "{pool:?}, order {order}");
+        }
+    }
+    // Average pooling does not commute with ReLU: the layers run in order.
+    let x =
+        Var::constant(Tensor::from_vec(vec![-1.0, 3.0, -1.0, -1.0], [1, 1, 2, 2], &Cpu).unwrap());
+    let y = Sequential::new()
+        .append(ReLU)
+        .append(AvgPool2d::new([2, 2]))
+        .forward(&x)
+        .unwrap();
+    assert_eq!(y.value().to_vec().unwrap(), vec![0.75]);
+}
+
+/// A layer that records the shapes it sees, and may say it commutes with max pooling.
+#[derive(Clone)]
+struct Recording {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<usize>>>>,
+    commutes: bool,
+}
+
+impl Module<Cpu> for Recording {
+    fn forward(&self, x: &Var<Cpu>) -> ember_nn::Result<Var<Cpu>> {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(x.shape().dims().to_vec());
+        }
+        Ok(x.clone())
+    }
+    fn visit_parameters(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Var<Cpu>)) {}
+    fn commutes_with_max_pool(&self) -> bool {
+        self.commutes
+    }
+}
+
+#[test]
+fn sequential_pools_before_a_layer_that_commutes_with_max_pooling() {
+    use ember_nn::MaxPool2d;
+    let x = Var::constant(Tensor::<Cpu>::zeros([1, 2, 4, 4], &Cpu).unwrap());
+    for commutes in [true, false] {
+        let layer = Recording {
+            seen: Default::default(),
+            commutes,
+        };
+        let layers = Sequential::new()
+            .append(layer.clone())
+            .append(MaxPool2d::new([2, 2]))
+            .append(layer.clone());
+        let y = layers.forward(&x).unwrap();
+        assert_eq!(y.shape().dims(), &[1, 2, 2, 2]);
+        let pooled = vec![1, 2, 2, 2];
+        let first = if commutes {
+            pooled.clone()
+        } else {
+            vec![1, 2, 4, 4]
+        };
+        assert_eq!(*layer.seen.lock().unwrap(), vec![first, pooled]);
+    }
+}
