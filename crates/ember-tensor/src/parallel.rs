@@ -221,8 +221,17 @@ where
 
 /// A raw pointer that may cross to the helper thread, for writing disjoint parts of one buffer
 /// from both halves of a [`join`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct SendPtr<T>(*mut T);
+
+// Copy whatever `T` is (a derive would ask `T: Copy`): only the address is copied.
+impl<T> Clone for SendPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SendPtr<T> {}
 
 // SAFETY: `SendPtr` only carries the address; every dereference is an `unsafe` block whose
 // caller guarantees the halves touch disjoint elements.

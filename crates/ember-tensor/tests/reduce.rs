@@ -248,3 +248,32 @@ fn sum_squares_is_the_squared_norm() {
         0.0
     );
 }
+
+#[test]
+fn a_long_sum_over_the_innermost_axis_has_the_bits_of_short_ones() {
+    // 40 × 32 lanes of 784 (a bias gradient's pixels) split between the threads, against each
+    // image's 32 lanes summed alone (short enough to stay on one thread).
+    let (images, lanes, len) = (40, 32, 784);
+    let data: Vec<f32> = (0..images * lanes * len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5)
+        .collect();
+    let whole = t(&data, &[images, lanes, len])
+        .reduce(ReduceOp::Sum, 2, false)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    for n in 0..images {
+        let image = t(&data[n * lanes * len..][..lanes * len], &[1, lanes, len]);
+        let alone = image
+            .reduce(ReduceOp::Sum, 2, false)
+            .unwrap()
+            .to_vec()
+            .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&whole[n * lanes..][..lanes]),
+            bits(&alone),
+            "image {n}"
+        );
+    }
+}

@@ -20,11 +20,10 @@ use std::mem::MaybeUninit;
 use super::grid::Grid;
 use super::layout::{fold_channel, unfold_rows};
 use super::matmul::operand;
-use super::{Cpu, CpuStorage, copy_floats, split_blocks};
+use super::{Cpu, CpuStorage, claim_each, copy_floats, split_blocks};
 use crate::gemm::{Engine, MatRef, RowsAt, gemm_add, gemm_rows_at, gemm_with};
 use crate::ops::conv2d::{InputAndWeight, output_rows, weight_gradient};
 use crate::ops::{Conv2dGradients, Conv2dOp, Window2d};
-use crate::parallel;
 use crate::profile::{Category, timed};
 use crate::{Error, Result};
 
@@ -193,6 +192,10 @@ fn folded_input_gradient(
     }
 }
 
+/// Parts of the batch the weight gradient sums separately (see [`weight_gradient_on_grid`]):
+/// enough that a thread slowed down takes fewer, few enough that adding them up is nothing.
+const WEIGHT_GRADIENT_PARTS: usize = 8;
+
 /// The weight gradient of a stride-1 window, `Σ_n G_n · unfold(x_n)ᵀ`, image by image on the
 /// grid, in cache: each image's unfolded matrix is copied from its padded image (each row a
 /// run of it) and multiplied by its output gradient spread over the grid (zero at the extra
@@ -200,8 +203,9 @@ fn folded_input_gradient(
 /// batch's unfolded matrix in memory (22 MB for the lab CNN's second layer) and its output
 /// gradient as rows, and multiplies them from memory.
 ///
-/// The batch is summed in two fixed halves, one per thread, added at the end: the same bits
-/// on one thread or two. (The default body sums over the whole batch in `K` blocks of the
+/// The batch is summed in [`WEIGHT_GRADIENT_PARTS`] fixed parts, which the threads claim one
+/// at a time, added in order at the end: the same bits on one thread or two, however the
+/// parts fell. (The default body sums over the whole batch in `K` blocks of the
 /// GEMM: the same sums in another order, so the last bits differ.) Each image's product is
 /// taken as `unfold(x_n) · G_nᵀ` (`[C·kh·kw, O]`): its strips of `O` columns pack a transpose
 /// of the small `G_n` instead of the larger unfolded matrix.
@@ -219,34 +223,39 @@ fn weight_gradient_on_grid(
     let image_len = window.input_len() / window.batch.max(1);
     let starts = grid.row_starts();
     let engine = one_thread()?;
-    // `Σ_n unfold(x_n) · G_nᵀ` over `images`, as `[C·kh·kw, O]`.
-    let half = |images: std::ops::Range<usize>| -> Result<Vec<f32>> {
-        let mut sum = vec![0.0f32; taps * out_channels];
-        let (mut padded, mut columns, mut spread) = (Vec::new(), Vec::new(), Vec::new());
-        for n in images {
-            grid.pad(&x[n * image_len..][..image_len], &mut padded);
-            columns.clear();
-            for &start in starts {
-                columns.extend_from_slice(&padded[start..][..positions]);
+    // Part `p`'s sum `Σ_n unfold(x_n) · G_nᵀ` over its images, as `[C·kh·kw, O]`.
+    let parts = window.batch.clamp(1, WEIGHT_GRADIENT_PARTS);
+    let part_sum = |(padded, columns, spread): &mut (Vec<f32>, Vec<f32>, Vec<f32>),
+                    p: usize,
+                    sum: &mut Result<Vec<f32>>| {
+        *sum = (|| {
+            let mut part = vec![0.0f32; taps * out_channels];
+            for n in p * window.batch / parts..(p + 1) * window.batch / parts {
+                grid.pad(&x[n * image_len..][..image_len], padded);
+                columns.clear();
+                for &start in starts {
+                    columns.extend_from_slice(&padded[start..][..positions]);
+                }
+                let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
+                grid.spread(g, out_channels, spread);
+                let a = MatRef::row_major(columns, taps, positions)?;
+                let b = MatRef::row_major(spread, out_channels, positions)?.t();
+                gemm_add(engine, a, b, &mut part)?;
             }
-            let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
-            grid.spread(g, out_channels, &mut spread);
-            let a = MatRef::row_major(&columns, taps, positions)?;
-            let b = MatRef::row_major(&spread, out_channels, positions)?.t();
-            gemm_add(engine, a, b, &mut sum)?;
-        }
-        Ok(sum)
+            Ok(part)
+        })();
     };
-    let middle = window.batch / 2;
-    let (mut first, mut second) = (Ok(Vec::new()), Ok(Vec::new()));
-    parallel::join(
-        || first = half(0..middle),
-        || second = half(middle..window.batch),
-    );
-    let (first, second) = (first?, second?);
+    let mut sums: Vec<Result<Vec<f32>>> = (0..parts).map(|_| Ok(Vec::new())).collect();
+    claim_each(&mut sums, || (Vec::new(), Vec::new(), Vec::new()), part_sum);
+    let sums = sums.into_iter().collect::<Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(out_channels * taps);
     for o in 0..out_channels {
-        out.extend((0..taps).map(|t| first[t * out_channels + o] + second[t * out_channels + o]));
+        out.extend((0..taps).map(|t| {
+            let at = t * out_channels + o;
+            sums[1..]
+                .iter()
+                .fold(sums[0][at], |total, part| total + part[at])
+        }));
     }
     Ok(CpuStorage::from(out))
 }
@@ -273,39 +282,41 @@ fn conv2d(
         None => (UNFOLDED_BYTES / per_image.max(1)).clamp(1, window.batch.max(1)),
     };
     let image_len = window.input_len() / window.batch.max(1);
-    // Each thread takes half the images.
+    // The threads claim pieces one at a time.
     let engine = one_thread()?;
     let failure = std::sync::Mutex::new(None);
-    let convolve = |first: usize, out: &mut [MaybeUninit<f32>]| {
-        let (mut padded, mut unfolded, mut product) = (Vec::new(), Vec::new(), Vec::new());
-        let chunks = out.chunks_mut((images * out_channels * pixels).max(1));
-        for (c, out) in chunks.enumerate() {
-            let n0 = first + c * images;
-            let count = out.len() / (out_channels * pixels).max(1);
-            let piece = Window2d {
-                batch: count,
-                ..*window
-            };
-            let source = &image[n0 * image_len..(n0 + count) * image_len];
-            let result = convolve_images(
-                (source, &piece, grid.as_ref()),
-                (weight, bias),
-                engine,
-                (&mut padded, &mut unfolded, &mut product),
-                out,
-            );
-            if let Err(e) = result {
-                if let Ok(mut slot) = failure.lock() {
-                    *slot = Some(e);
-                }
-                // The output is not returned: fill it so that it is initialised memory.
-                out.fill(MaybeUninit::new(f32::NAN));
+    let scratch = || (Vec::new(), Vec::new(), Vec::new());
+    let convolve = |(padded, unfolded, product): &mut (Vec<f32>, Vec<f32>, Vec<f32>),
+                    index: usize,
+                    out: &mut &mut [MaybeUninit<f32>]| {
+        let n0 = index * images;
+        let count = out.len() / (out_channels * pixels).max(1);
+        let piece = Window2d {
+            batch: count,
+            ..*window
+        };
+        let source = &image[n0 * image_len..(n0 + count) * image_len];
+        let result = convolve_images(
+            (source, &piece, grid.as_ref()),
+            (weight, bias),
+            engine,
+            (padded, unfolded, product),
+            out,
+        );
+        if let Err(e) = result {
+            if let Ok(mut slot) = failure.lock() {
+                *slot = Some(e);
             }
+            // The output is not returned: fill it so that it is initialised memory.
+            out.fill(MaybeUninit::new(f32::NAN));
         }
     };
     let mut out = Vec::with_capacity(window.batch * out_channels * pixels);
     let spare = &mut out.spare_capacity_mut()[..window.batch * out_channels * pixels];
-    split_blocks(spare, window.batch, out_channels * pixels, convolve);
+    let mut pieces: Vec<_> = spare
+        .chunks_mut((images * out_channels * pixels).max(1))
+        .collect();
+    claim_each(&mut pieces, scratch, convolve);
     // SAFETY: `convolve` wrote every image of the output: the product, or NaN on failure.
     unsafe { out.set_len(window.batch * out_channels * pixels) };
     if let Some(e) = failure.into_inner().ok().flatten() {

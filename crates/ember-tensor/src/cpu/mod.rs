@@ -225,6 +225,39 @@ pub(crate) fn split_blocks<T: Send>(
     crate::parallel::join(|| per_block(0, first), move || per_block(half, second));
 }
 
+/// Calls `per_item(state, index, item)` for every item, the two threads claiming items one at
+/// a time from a counter: a thread slowed down (a busy machine) simply takes fewer. Each thread
+/// makes its own `state` (scratch buffers) with `init` once it claims its first item. The
+/// items are disjoint, so what is written does not depend on which thread wrote it.
+pub(crate) fn claim_each<T: Send, S>(
+    items: &mut [T],
+    init: impl Fn() -> S + Sync,
+    per_item: impl Fn(&mut S, usize, &mut T) + Sync,
+) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let base = crate::parallel::SendPtr::new(items.as_mut_ptr());
+    let count = items.len();
+    let work = || {
+        let mut state = None;
+        loop {
+            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if index >= count {
+                break;
+            }
+            let state = state.get_or_insert_with(&init);
+            // SAFETY: `index < count` lies inside `items`, and the counter hands each index to
+            // one thread only, so no two threads hold the same item.
+            let item = unsafe { &mut *base.get().add(index) };
+            per_item(state, index, item);
+        }
+    };
+    if count >= 2 {
+        crate::parallel::join(work, work);
+    } else {
+        work();
+    }
+}
+
 /// `blocks · block_len` floats written by `per_block` as [`split_blocks`] splits them, without
 /// zeroing them first (a pass over memory as long as the writing itself).
 ///

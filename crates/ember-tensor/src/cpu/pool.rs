@@ -40,9 +40,10 @@ fn max_pool2d(x: &CpuStorage, window: &Window2d) -> Result<(CpuStorage, CpuStora
         let [oh, ow] = window.output;
         let planes = window.batch * window.channels;
         let (plane_in, plane_out) = (h * w, oh * ow);
-        let mut values = vec![0.0f32; planes * plane_out];
-        let mut indices = vec![0.0f32; planes * plane_out];
-        let pool_planes = |first: usize, values: &mut [f32], indices: &mut [f32]| {
+        let len = planes * plane_out;
+        // Written whole by `pool_plane` (no zeroing pass first).
+        let (mut values, mut indices) = (Vec::with_capacity(len), Vec::with_capacity(len));
+        let pool_planes = |first: usize, values: &mut [Out], indices: &mut [Out]| {
             let outputs = values
                 .chunks_exact_mut(plane_out.max(1))
                 .zip(indices.chunks_exact_mut(plane_out.max(1)));
@@ -51,18 +52,27 @@ fn max_pool2d(x: &CpuStorage, window: &Window2d) -> Result<(CpuStorage, CpuStora
                 pool_plane(plane, window, values, indices);
             }
         };
-        if values.len() < PARALLEL_MIN_LEN || planes < 2 {
-            pool_planes(0, &mut values, &mut indices);
+        let (values_out, indices_out) = (
+            &mut values.spare_capacity_mut()[..len],
+            &mut indices.spare_capacity_mut()[..len],
+        );
+        if len < PARALLEL_MIN_LEN || planes < 2 {
+            pool_planes(0, values_out, indices_out);
         } else {
             // Each thread pools whole planes.
             let half = planes / 2;
-            let (values_a, values_b) = values.split_at_mut(half * plane_out);
-            let (indices_a, indices_b) = indices.split_at_mut(half * plane_out);
+            let (values_a, values_b) = values_out.split_at_mut(half * plane_out);
+            let (indices_a, indices_b) = indices_out.split_at_mut(half * plane_out);
             let pool_planes = &pool_planes;
             parallel::join(
                 || pool_planes(0, values_a, indices_a),
                 move || pool_planes(half, values_b, indices_b),
             );
+        }
+        // SAFETY: `pool_plane` wrote every value and index of every plane.
+        unsafe {
+            values.set_len(len);
+            indices.set_len(len);
         }
         Ok((CpuStorage::from(values), CpuStorage::from(indices)))
     }
@@ -150,8 +160,12 @@ fn unpool_plane(grad: &[f32], taps: &[f32], window: &Window2d, plane: &mut [Mayb
     debug_assert!(h / 2 == window.output[0]);
 }
 
-/// Pools one `H × W` plane into its `OH × OW` maxima and their taps.
-fn pool_plane(plane: &[f32], window: &Window2d, values: &mut [f32], indices: &mut [f32]) {
+/// An output element, written once.
+type Out = MaybeUninit<f32>;
+
+/// Pools one `H × W` plane into its `OH × OW` maxima and their taps (every element of
+/// `values` and `indices`).
+fn pool_plane(plane: &[f32], window: &Window2d, values: &mut [Out], indices: &mut [Out]) {
     let [kh, kw] = window.options.kernel;
     let w = window.input[1];
     let ow = window.output[1];
@@ -173,8 +187,8 @@ fn pool_plane(plane: &[f32], window: &Window2d, values: &mut [f32], indices: &mu
                         tap = k;
                     }
                 }
-                *value = best;
-                *index = tap;
+                *value = Out::new(best);
+                *index = Out::new(tap);
             }
         }
         return;
@@ -195,8 +209,8 @@ fn pool_plane(plane: &[f32], window: &Window2d, values: &mut [f32], indices: &mu
                     }
                 }
             }
-            *value = best;
-            *index = best_tap as f32;
+            *value = Out::new(best);
+            *index = Out::new(best_tap as f32);
         }
         return;
     }
@@ -224,8 +238,8 @@ fn pool_plane(plane: &[f32], window: &Window2d, values: &mut [f32], indices: &mu
                 }
             }
         }
-        *value = best;
-        *index = best_tap as f32;
+        *value = Out::new(best);
+        *index = Out::new(best_tap as f32);
     }
 }
 

@@ -1,10 +1,10 @@
 //! Reductions along one axis.
 
-use ndarray::{ArcArray1, Axis};
+use ndarray::{ArcArray1, ArrayView1, Axis};
 
-use super::CpuStorage;
 use super::elementwise::dyn_view;
 use super::simd::multiversion;
+use super::{CpuStorage, PARALLEL_MIN_LEN};
 use crate::ops::ReduceOp;
 use crate::{Result, Shape};
 
@@ -27,6 +27,25 @@ pub(super) fn reduce(
         if op == ReduceOp::Mean {
             out.iter_mut().for_each(|s| *s /= len as f32);
         }
+        return Ok(ArcArray1::from(out));
+    }
+    if let Some(values) = x
+        .as_slice()
+        .filter(|v| op == ReduceOp::Sum && inner == 1 && v.len() == shape.numel())
+        .filter(|v| v.len() >= PARALLEL_MIN_LEN && dims[axis] > 0)
+    {
+        // The innermost axis (a bias gradient's pixels): each lane summed alone, as ndarray's
+        // `sum_axis` sums it (`lane.sum()`), the lanes split between the threads.
+        let len = dims[axis];
+        let lanes = values.len() / len;
+        let sum_lanes = |first: usize, out: &mut [f32]| {
+            for (i, sum) in out.iter_mut().enumerate() {
+                *sum = ArrayView1::from(&values[(first + i) * len..][..len]).sum();
+            }
+        };
+        let mut out = vec![0.0f32; lanes];
+        let (a, b) = out.split_at_mut(lanes / 2);
+        crate::parallel::join(|| sum_lanes(0, a), || sum_lanes(lanes / 2, b));
         return Ok(ArcArray1::from(out));
     }
     let view = dyn_view(x, shape)?;
