@@ -3,7 +3,8 @@
 //! thread or two.
 
 use ember_tensor::gemm::{
-    Engine, Kernel, MatRef, RowsAt, gemm, gemm_add, gemm_reference, gemm_rows_at, gemm_with,
+    Engine, Kernel, MatRef, RowsAt, gemm, gemm_add, gemm_add_rows_at, gemm_reference, gemm_rows_at,
+    gemm_with,
 };
 use ember_tensor::rand::Rng;
 use ember_tensor::seeded_rng;
@@ -312,6 +313,29 @@ fn rows_read_where_they_lie_give_the_bits_of_the_dense_matrix() {
             let mut got = vec![f32::NAN; m * n];
             let b = RowsAt::new(&data, &starts, n).expect("rows");
             gemm_rows_at(engine, a, b, &mut got).expect("rows at");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{engine:?} {m}×{k}×{n}");
+        }
+    }
+    // Rows of `A` read where they lie, added to `C`: the bits of `gemm_add` on the dense `A`.
+    for (m, k, n) in [(13, 300, 53), (40, 9, 6), (7, 20, 16)] {
+        let data = random(m * 3 + k + 7, (m * k + n) as u64);
+        let starts: Vec<usize> = (0..m)
+            .map(|r| (r * 3 + r % 5) % (data.len() - k + 1))
+            .collect();
+        let dense: Vec<f32> = starts
+            .iter()
+            .flat_map(|&s| data[s..s + k].iter().copied())
+            .collect();
+        let b_data = random(k * n, 9);
+        let b = view(&b_data, k, n, true);
+        let start = random(m * n, 10);
+        for engine in engines() {
+            let mut want = start.clone();
+            gemm_add(engine, view(&dense, m, k, false), b, &mut want).expect("dense");
+            let mut got = start.clone();
+            let a = RowsAt::new(&data, &starts, k).expect("rows");
+            gemm_add_rows_at(engine, a, b, &mut got).expect("rows at");
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "{engine:?} {m}×{k}×{n}");
         }

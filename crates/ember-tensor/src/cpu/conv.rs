@@ -21,7 +21,7 @@ use super::grid::Grid;
 use super::layout::{fold_channel, unfold_rows};
 use super::matmul::operand;
 use super::{Cpu, CpuStorage, claim_each, copy_floats, split_blocks};
-use crate::gemm::{Engine, MatRef, RowsAt, gemm_add, gemm_rows_at, gemm_with};
+use crate::gemm::{Engine, MatRef, RowsAt, gemm_add_rows_at, gemm_rows_at, gemm_with};
 use crate::ops::conv2d::{InputAndWeight, output_rows, weight_gradient};
 use crate::ops::{Conv2dGradients, Conv2dOp, Window2d};
 use crate::profile::{Category, timed};
@@ -197,8 +197,8 @@ fn folded_input_gradient(
 const WEIGHT_GRADIENT_PARTS: usize = 8;
 
 /// The weight gradient of a stride-1 window, `Σ_n G_n · unfold(x_n)ᵀ`, image by image on the
-/// grid, in cache: each image's unfolded matrix is copied from its padded image (each row a
-/// run of it) and multiplied by its output gradient spread over the grid (zero at the extra
+/// grid, in cache: each image's unfolded matrix (its rows runs of the padded image, read where
+/// they lie) is multiplied by its output gradient spread over the grid (zero at the extra
 /// columns), adding into a sum that stays in cache. The default body instead builds the whole
 /// batch's unfolded matrix in memory (22 MB for the lab CNN's second layer) and its output
 /// gradient as rows, and multiplies them from memory.
@@ -225,28 +225,23 @@ fn weight_gradient_on_grid(
     let engine = one_thread()?;
     // Part `p`'s sum `Σ_n unfold(x_n) · G_nᵀ` over its images, as `[C·kh·kw, O]`.
     let parts = window.batch.clamp(1, WEIGHT_GRADIENT_PARTS);
-    let part_sum = |(padded, columns, spread): &mut (Vec<f32>, Vec<f32>, Vec<f32>),
-                    p: usize,
-                    sum: &mut Result<Vec<f32>>| {
-        *sum = (|| {
-            let mut part = vec![0.0f32; taps * out_channels];
-            for n in p * window.batch / parts..(p + 1) * window.batch / parts {
-                grid.pad(&x[n * image_len..][..image_len], padded);
-                columns.clear();
-                for &start in starts {
-                    columns.extend_from_slice(&padded[start..][..positions]);
+    let part_sum =
+        |(padded, spread): &mut (Vec<f32>, Vec<f32>), p: usize, sum: &mut Result<Vec<f32>>| {
+            *sum = (|| {
+                let mut part = vec![0.0f32; taps * out_channels];
+                for n in p * window.batch / parts..(p + 1) * window.batch / parts {
+                    grid.pad(&x[n * image_len..][..image_len], padded);
+                    let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
+                    grid.spread(g, out_channels, spread);
+                    let a = RowsAt::new(padded, starts, positions)?;
+                    let b = MatRef::row_major(spread, out_channels, positions)?.t();
+                    gemm_add_rows_at(engine, a, b, &mut part)?;
                 }
-                let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
-                grid.spread(g, out_channels, spread);
-                let a = MatRef::row_major(columns, taps, positions)?;
-                let b = MatRef::row_major(spread, out_channels, positions)?.t();
-                gemm_add(engine, a, b, &mut part)?;
-            }
-            Ok(part)
-        })();
-    };
+                Ok(part)
+            })();
+        };
     let mut sums: Vec<Result<Vec<f32>>> = (0..parts).map(|_| Ok(Vec::new())).collect();
-    claim_each(&mut sums, || (Vec::new(), Vec::new(), Vec::new()), part_sum);
+    claim_each(&mut sums, || (Vec::new(), Vec::new()), part_sum);
     let sums = sums.into_iter().collect::<Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(out_channels * taps);
     for o in 0..out_channels {

@@ -4,11 +4,11 @@
 //! With stride 1, tap `(c, i, j)` of output `(y, x)` reads padded pixel `(y + i·dh, x + j·dw)`
 //! of channel `c`. Numbered along rows of the padded width `Wp`, output `y·Wp + x` reads padded
 //! pixel `y·Wp + x + (i·dh·Wp + j·dw)`: each tap's row of the unfolded matrix is one
-//! contiguous run of the padded plane. The forward product reads it where it lies
-//! ([`crate::gemm::RowsAt`]) instead of an unfolded copy built line by line with its padding
-//! filled around it, and the weight gradient copies it whole. The `Wp - OW` extra columns of
-//! each output row (read across a row's end) are dropped by the forward pass and given a zero
-//! gradient ([`Grid::spread`]) by the weight gradient.
+//! contiguous run of the padded plane. The forward product and the weight gradient's read it
+//! where it lies ([`crate::gemm::RowsAt`]) instead of an unfolded copy built line by line with
+//! its padding filled around it. The `Wp - OW` extra columns of each output row (read across a
+//! row's end) are dropped by the forward pass and given a zero gradient ([`Grid::spread`]) by
+//! the weight gradient.
 //!
 //! Every valid output of the forward pass is the same sum as with
 //! [`super::layout::unfold_rows`], in the same order: the padding is the same `0.0`.

@@ -175,7 +175,7 @@ unsafe fn kernel<const R: usize>(t: &Tile, masks: &[__m256i; VECTORS]) {
             }
         } else {
             // Row-major A read in place: R rows, each contiguous along k.
-            let rows: [*const f32; R] = std::array::from_fn(|r| t.a.add(r * t.a_row));
+            let rows: [*const f32; R] = std::array::from_fn(|r| t.a_row_start(r));
             for kk in 0..t.kc {
                 let b = b_step(t.b, kk);
                 for (row, acc) in rows.iter().zip(acc.iter_mut()) {

@@ -182,7 +182,7 @@ unsafe fn kernel<const R: usize>(t: &Tile, mask0: __mmask16, mask1: __mmask16) {
             }
         } else {
             // Row-major A read in place: R rows, each contiguous along k.
-            let rows: [*const f32; R] = std::array::from_fn(|r| t.a.add(r * t.a_row));
+            let rows: [*const f32; R] = std::array::from_fn(|r| t.a_row_start(r));
             for kk in 0..t.kc {
                 let (b0, b1) = b_step(t.b, kk);
                 for r in 0..R {

@@ -203,6 +203,7 @@ fn product(
             }
             let operands = packed::Operands {
                 a: b.t(),
+                a_rows: None,
                 b: a.t(),
                 b_rows: None,
                 accumulate,
@@ -220,6 +221,7 @@ fn product(
         Some(kernel) => {
             let operands = packed::Operands {
                 a,
+                a_rows: None,
                 b,
                 b_rows: None,
                 accumulate,
@@ -288,34 +290,102 @@ impl<'a> RowsAt<'a> {
 /// `C = A·B` for a `B` given as [`RowsAt`], on `engine`: what [`gemm_with`] computes for the
 /// same matrix stored densely, the same bits.
 pub fn gemm_rows_at(engine: Engine, a: MatRef<'_>, b: RowsAt<'_>, c: &mut [f32]) -> Result<()> {
-    let (m, k, n) = (a.rows, b.starts.len(), b.cols);
+    product_of_sides(engine, (Side::Dense(a), Side::Rows(b)), c, false)
+}
+
+/// `C = A·B + C` for an `A` given as [`RowsAt`], on `engine`: what [`gemm_add`] computes for
+/// the same matrix stored densely, the same bits.
+pub fn gemm_add_rows_at(engine: Engine, a: RowsAt<'_>, b: MatRef<'_>, c: &mut [f32]) -> Result<()> {
+    product_of_sides(engine, (Side::Rows(a), Side::Dense(b)), c, true)
+}
+
+/// An operand of [`product_of_sides`].
+enum Side<'a> {
+    Dense(MatRef<'a>),
+    Rows(RowsAt<'a>),
+}
+
+impl<'a> Side<'a> {
+    fn rows(&self) -> usize {
+        match self {
+            Side::Dense(m) => m.rows,
+            Side::Rows(r) => r.starts.len(),
+        }
+    }
+
+    fn cols(&self) -> usize {
+        match self {
+            Side::Dense(m) => m.cols,
+            Side::Rows(r) => r.cols,
+        }
+    }
+
+    /// The view the packed driver reads, with its table of row starts.
+    fn view(&self) -> (MatRef<'a>, Option<&'a [usize]>) {
+        match *self {
+            Side::Dense(m) => (m, None),
+            Side::Rows(r) => (
+                MatRef {
+                    data: r.data,
+                    rows: r.starts.len(),
+                    cols: r.cols,
+                    row_stride: 0,
+                    col_stride: 1,
+                },
+                Some(r.starts),
+            ),
+        }
+    }
+}
+
+/// `C = A·B` (or `A·B + C`) with either operand given as rows at starts: the packed kernels
+/// read those rows where they lie; other engines and shapes (and their errors) take the
+/// operands copied into dense matrices.
+fn product_of_sides(
+    engine: Engine,
+    (a, b): (Side<'_>, Side<'_>),
+    c: &mut [f32],
+    accumulate: bool,
+) -> Result<()> {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
     let packed = engine.kernel.packed()?;
     match packed {
-        Some(kernel) if a.cols == k && c.len() == m * n && m * k > 0 && n >= kernel.blocking.nr => {
-            let view = MatRef {
-                data: b.data,
-                rows: k,
-                cols: n,
-                row_stride: 0,
-                col_stride: 1,
+        Some(kernel)
+            if b.rows() == k && c.len() == m * n && m * k > 0 && n >= kernel.blocking.nr =>
+        {
+            let ((a, a_rows), (b, b_rows)) = (a.view(), b.view());
+            let operands = packed::Operands {
+                a,
+                a_rows,
+                b,
+                b_rows,
+                accumulate,
             };
             // SAFETY: `c` holds initialised floats and the product writes only floats.
             let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
             // SAFETY: `packed` checked that this CPU runs the kernel; the shapes agree (checked
-            // above), and `RowsAt::new` checked that every run lies inside `b.data`.
-            let operands = packed::Operands {
-                a,
-                b: view,
-                b_rows: Some(b.starts),
-                accumulate: false,
-            };
+            // above), and `RowsAt::new` checked that every run lies inside its buffer.
             unsafe { packed::run(kernel, operands, c, engine.two_threads) };
             Ok(())
         }
-        // Other shapes (and their errors) and `matrixmultiply` take the dense matrix.
         _ => {
-            let dense = b.dense();
-            gemm_with(engine, a, MatRef::row_major(&dense, k, n)?, c)
+            let dense = |side: &Side<'_>| match side {
+                Side::Rows(rows) => rows.dense(),
+                Side::Dense(_) => Vec::new(),
+            };
+            let (a_dense, b_dense) = (dense(&a), dense(&b));
+            let b_rows = b.rows();
+            let a = match a {
+                Side::Dense(a) => a,
+                Side::Rows(_) => MatRef::row_major(&a_dense, m, k)?,
+            };
+            let b = match b {
+                Side::Dense(b) => b,
+                Side::Rows(_) => MatRef::row_major(&b_dense, b_rows, n)?,
+            };
+            // SAFETY: as in `gemm_with`.
+            let c = unsafe { &mut *(std::ptr::from_mut(c) as *mut [MaybeUninit<f32>]) };
+            product(engine, (a, b, accumulate), c)
         }
     }
 }

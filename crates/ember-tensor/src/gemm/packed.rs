@@ -59,11 +59,12 @@ fn floats(lines: &mut Vec<Line>, len: usize) -> &mut [f32] {
 }
 
 /// One product `C = A·B` as every strip sees it: `A` has a unit stride along one axis, and `C`
-/// is a dense row-major `a.rows() × b.cols()` buffer. With `b_rows`, row `r` of `B` starts at
-/// `b.data[b_rows[r]]` instead of `r · b.row_stride` (`b.col_stride` is then 1). With
-/// `accumulate`, the product is added to `C` (`C = A·B + C`).
+/// is a dense row-major `a.rows() × b.cols()` buffer. With `a_rows` (`b_rows`), row `r` of `A`
+/// (`B`) starts at `data[rows[r]]` instead of `r · row_stride` (the column stride is then 1).
+/// With `accumulate`, the product is added to `C` (`C = A·B + C`).
 pub(super) struct Product<'a> {
     pub a: MatRef<'a>,
+    pub a_rows: Option<&'a [usize]>,
     pub b: MatRef<'a>,
     pub b_rows: Option<&'a [usize]>,
     pub accumulate: bool,
@@ -73,6 +74,7 @@ pub(super) struct Product<'a> {
 /// What [`run`] multiplies: the fields of [`Product`] but `C`.
 pub(super) struct Operands<'a> {
     pub a: MatRef<'a>,
+    pub a_rows: Option<&'a [usize]>,
     pub b: MatRef<'a>,
     pub b_rows: Option<&'a [usize]>,
     pub accumulate: bool,
@@ -96,9 +98,9 @@ pub(super) struct PackedKernel {
 ///
 /// # Safety
 /// The CPU must run `kernel`'s instruction set; `a.cols() == b.rows()`; `c` is the dense
-/// `a.rows() × b.cols()` output, initialised if `accumulate`; with `b_rows`,
-/// `b.col_stride == 1`, it has `b.rows()` entries, and each row's `b.cols()` elements lie
-/// inside `b.data`.
+/// `a.rows() × b.cols()` output, initialised if `accumulate`; with `a_rows` (`b_rows`), the
+/// operand's column stride is 1, its row stride is not 1, the table has an entry per row, and
+/// each row's elements lie inside the operand's data.
 pub(super) unsafe fn run(
     kernel: &PackedKernel,
     operands: Operands<'_>,
@@ -107,6 +109,7 @@ pub(super) unsafe fn run(
 ) {
     let Operands {
         a,
+        a_rows,
         b,
         b_rows,
         accumulate,
@@ -114,7 +117,7 @@ pub(super) unsafe fn run(
     let (m, k, n) = (a.rows, a.cols, b.cols);
     // The kernels read A in place along one unit stride; any other view is copied first.
     let contiguous: Vec<f32>;
-    let a = if a.row_stride == 1 || a.col_stride == 1 {
+    let a = if a.row_stride == 1 || a.col_stride == 1 || a_rows.is_some() {
         a
     } else {
         contiguous = (0..m * k).map(|idx| a.at(idx / k, idx % k)).collect();
@@ -132,6 +135,7 @@ pub(super) unsafe fn run(
         kernel,
         product: Product {
             a,
+            a_rows,
             b,
             b_rows,
             accumulate,
@@ -210,13 +214,16 @@ fn block_depth(remaining: usize, kc: usize) -> usize {
 
 /// One micro-tile: `rows` rows of a panel of `A`, a packed strip of `B`, and where the result
 /// goes.
-pub(super) struct Tile {
+pub(super) struct Tile<'a> {
     /// Steps of `K` in this block.
     pub kc: usize,
-    /// `A[i0, k0]`; element `(r, kk)` of the panel is at `a + r·a_row + kk·a_k`.
+    /// `A[i0, k0]`; element `(r, kk)` of the panel is at `a + r·a_row + kk·a_k` (see
+    /// [`Tile::a_row_start`] for rows given by a table).
     pub a: *const f32,
     pub a_row: usize,
     pub a_k: usize,
+    /// With a table of `A`'s rows: where rows `i0..` start relative to `a`.
+    pub a_rows: Option<&'a [usize]>,
     /// The packed strip: step `kk` holds `NR` floats at `b + kk·NR`.
     pub b: *const f32,
     /// `C[i0, j0]`; row `r` starts at `c + r·ldc`.
@@ -228,6 +235,23 @@ pub(super) struct Tile {
     pub width: usize,
     /// Add to `C` (a later `K` block) instead of overwriting it.
     pub accumulate: bool,
+}
+
+impl Tile<'_> {
+    /// Where row `r` of a row-major panel of `A` starts (`a_row` is then not 1).
+    ///
+    /// # Safety
+    /// `r < rows`, and the tile describes a panel of `A` inside its buffer.
+    #[inline(always)]
+    pub unsafe fn a_row_start(&self, r: usize) -> *const f32 {
+        // SAFETY: the caller's contract.
+        unsafe {
+            match self.a_rows {
+                Some(rows) => self.a.add(rows[r]),
+                None => self.a.add(r * self.a_row),
+            }
+        }
+    }
 }
 
 /// The shape of a kernel's work: columns per strip (`nr`), rows per micro-tile (`mr`), target
@@ -276,11 +300,16 @@ pub(super) unsafe fn strip_blocks(
                 &mut transpose,
             );
             for i0 in (0..m).step_by(mr) {
+                let (a_start, a_rows) = match p.a_rows {
+                    Some(rows) => (k0, Some(&rows[i0..])),
+                    None => (i0 * a.row_stride + k0 * a.col_stride, None),
+                };
                 tile(&Tile {
                     kc: depth,
-                    a: a.data[i0 * a.row_stride + k0 * a.col_stride..].as_ptr(),
+                    a: a.data[a_start..].as_ptr(),
                     a_row: a.row_stride,
                     a_k: a.col_stride,
+                    a_rows,
                     b: packed.as_ptr(),
                     // SAFETY: row i0 < m and column j0 < n lie inside the m×n buffer C.
                     c: unsafe { p.c.get().add(i0 * n + j0) },
