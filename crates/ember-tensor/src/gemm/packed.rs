@@ -58,20 +58,16 @@ fn floats(lines: &mut Vec<Line>, len: usize) -> &mut [f32] {
     unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<f32>(), len) }
 }
 
-/// One product `C = A·B` as every strip sees it: `A` has a unit stride along one axis, and `C`
-/// is a dense row-major `a.rows() × b.cols()` buffer. With `a_rows` (`b_rows`), row `r` of `A`
-/// (`B`) starts at `data[rows[r]]` instead of `r · row_stride` (the column stride is then 1).
-/// With `accumulate`, the product is added to `C` (`C = A·B + C`).
+/// One product `C = A·B` as every strip sees it: its operands, and `C`, a dense row-major
+/// `a.rows() × b.cols()` buffer.
 pub(super) struct Product<'a> {
-    pub a: MatRef<'a>,
-    pub a_rows: Option<&'a [usize]>,
-    pub b: MatRef<'a>,
-    pub b_rows: Option<&'a [usize]>,
-    pub accumulate: bool,
+    pub operands: Operands<'a>,
     pub c: SendPtr<f32>,
 }
 
-/// What [`run`] multiplies: the fields of [`Product`] but `C`.
+/// What a product multiplies. `A` has a unit stride along one axis. With `a_rows` (`b_rows`),
+/// row `r` of `A` (`B`) starts at `data[rows[r]]` instead of `r · row_stride` (the column
+/// stride is then 1). With `accumulate`, the product is added to `C` (`C = A·B + C`).
 pub(super) struct Operands<'a> {
     pub a: MatRef<'a>,
     pub a_rows: Option<&'a [usize]>,
@@ -94,7 +90,7 @@ pub(super) struct PackedKernel {
 }
 
 /// `C = A·B` (or `A·B + C`) on `kernel`, on two threads when `parallel` and the product is
-/// large enough; the operands as in [`Product`].
+/// large enough; the operands as in [`Operands`].
 ///
 /// # Safety
 /// The CPU must run `kernel`'s instruction set; `a.cols() == b.rows()`; `c` is the dense
@@ -134,11 +130,13 @@ pub(super) unsafe fn run(
     let strips = Strips {
         kernel,
         product: Product {
-            a,
-            a_rows,
-            b,
-            b_rows,
-            accumulate,
+            operands: Operands {
+                a,
+                a_rows,
+                b,
+                b_rows,
+                accumulate,
+            },
             c: SendPtr::new(c.as_mut_ptr().cast()),
         },
         next: AtomicUsize::new(0),
@@ -184,7 +182,8 @@ impl Strips<'_> {
     /// Computes strips until none is left; call it from any number of threads.
     fn work(&self) {
         let Blocking { nr, kc, .. } = self.kernel.blocking;
-        let (k, n, width) = (self.product.a.cols, self.product.b.cols, self.width);
+        let operands = &self.product.operands;
+        let (k, n, width) = (operands.a.cols, operands.b.cols, self.width);
         STRIP.with_borrow_mut(|buffer| {
             // The deepest block: a last one may take up to half a block more (`block_depth`).
             let deepest = k.min(kc + kc / 2);
@@ -283,7 +282,8 @@ pub(super) unsafe fn strip_blocks(
     mut tile: impl FnMut(&Tile),
 ) {
     let Blocking { nr, mr, kc, block } = blocking;
-    let (a, n) = (p.a, p.b.cols);
+    let o = &p.operands;
+    let (a, n) = (o.a, o.b.cols);
     let (m, k) = (a.rows, a.cols);
     let prefetch = k * n * std::mem::size_of::<f32>() > IN_L2;
     let mut k0 = 0;
@@ -293,14 +293,14 @@ pub(super) unsafe fn strip_blocks(
         for j0 in cols.clone().step_by(nr) {
             let strip_cols = j0..(j0 + nr).min(cols.end);
             pack_b(
-                (p.b, p.b_rows),
+                (o.b, o.b_rows),
                 (k0, depth, strip_cols.clone()),
                 packed,
                 (nr, block, prefetch),
                 &mut transpose,
             );
             for i0 in (0..m).step_by(mr) {
-                let (a_start, a_rows) = match p.a_rows {
+                let (a_start, a_rows) = match o.a_rows {
                     Some(rows) => (k0, Some(&rows[i0..])),
                     None => (i0 * a.row_stride + k0 * a.col_stride, None),
                 };
@@ -316,7 +316,7 @@ pub(super) unsafe fn strip_blocks(
                     ldc: n,
                     rows: (m - i0).min(mr),
                     width: strip_cols.len(),
-                    accumulate: k0 > 0 || p.accumulate,
+                    accumulate: k0 > 0 || o.accumulate,
                 });
             }
         }
