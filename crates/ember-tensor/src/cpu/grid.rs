@@ -13,6 +13,7 @@
 //! Every valid output of the forward pass is the same sum as with
 //! [`super::layout::unfold_rows`], in the same order: the padding is the same `0.0`.
 
+use super::copy_floats;
 use crate::ops::Window2d;
 
 /// A stride-1 window laid on its zero-padded input (see the module documentation).
@@ -90,16 +91,16 @@ impl Grid {
     }
 
     /// One image of `source` (`[C, H, W]`) zero-padded into `padded`, followed by the slack
-    /// the last runs read.
+    /// the last runs read. `padded` is empty or holds an image this grid padded before: its
+    /// padding is still zero, and only the image is written.
     pub(super) fn pad(&self, source: &[f32], padded: &mut Vec<f32>) {
         let [h, w] = self.input;
         let [ph, pw] = self.padding;
-        padded.clear();
-        padded.resize(self.image_len() + self.slack(), 0.0);
+        reset(padded, self.image_len() + self.slack());
         let planes = padded.chunks_exact_mut(self.plane_len().max(1));
         for (plane, input) in planes.zip(source.chunks_exact((h * w).max(1))) {
             for (row, line) in input.chunks_exact(w.max(1)).enumerate() {
-                plane[(row + ph) * self.padded[1] + pw..][..w].copy_from_slice(line);
+                copy_floats(&mut plane[(row + ph) * self.padded[1] + pw..][..w], line, |v| v);
             }
         }
     }
@@ -111,14 +112,22 @@ impl Grid {
     }
 
     /// One image's output gradient (`[O, OH·OW]`) spread over the grid's positions
-    /// (`[O, OH·Wp]`) into `spread`, zero at the extra columns.
+    /// (`[O, OH·Wp]`) into `spread`, zero at the extra columns. `spread` is empty or holds a
+    /// gradient this grid spread before for `out_channels`: only the valid columns are written.
     pub(super) fn spread(&self, grad: &[f32], out_channels: usize, spread: &mut Vec<f32>) {
-        spread.clear();
-        spread.resize(out_channels * self.positions(), 0.0);
+        reset(spread, out_channels * self.positions());
         let rows = spread.chunks_exact_mut(self.padded[1]);
         for (row, line) in rows.zip(grad.chunks_exact(self.cols.max(1))) {
-            row[..self.cols].copy_from_slice(line);
+            copy_floats(&mut row[..self.cols], line, |v| v);
         }
+    }
+}
+
+/// `buffer` as `len` zeros, unless it already has that length (then it is left as it is).
+fn reset(buffer: &mut Vec<f32>, len: usize) {
+    if buffer.len() != len {
+        buffer.clear();
+        buffer.resize(len, 0.0);
     }
 }
 
@@ -183,13 +192,16 @@ mod tests {
                 }
             }
 
-            // An output gradient spread over the grid: zero at the extra columns.
-            let g = values(2 * pixels, 10 + seed);
+            // Output gradients spread over the grid, into a fresh buffer and then into the
+            // same one again: zero at the extra columns.
             let mut spread = vec![f32::NAN; 3];
-            grid.spread(&g, 2, &mut spread);
-            for (row, line) in spread.chunks_exact(grid.pitch()).enumerate() {
-                assert_eq!(&line[..ow], &g[row * ow..][..ow]);
-                assert!(line[ow..].iter().all(|&v| v == 0.0));
+            for round in 0..2 {
+                let g = values(2 * pixels, 10 + seed + round);
+                grid.spread(&g, 2, &mut spread);
+                for (row, line) in spread.chunks_exact(grid.pitch()).enumerate() {
+                    assert_eq!(&line[..ow], &g[row * ow..][..ow]);
+                    assert!(line[ow..].iter().all(|&v| v == 0.0));
+                }
             }
         }
     }
