@@ -13,7 +13,7 @@
 //!   of the default body's sums, added in another order); otherwise each image's `Wᵀ · G_n`,
 //!   folded on its own (the default body's bits).
 //! - **Weight gradient** of a stride-1 window ([`weight_gradient_on_grid`]): summed image by
-//!   image, in two fixed halves of the batch; other windows take the default body.
+//!   image, in fixed parts of the batch; other windows take the default body.
 
 use std::mem::MaybeUninit;
 
@@ -110,7 +110,7 @@ const TRANSPOSED_MIN_CHANNELS: usize = 8;
 /// least [`TRANSPOSED_MIN_CHANNELS`] input channels.
 fn transposed(window: &Window2d, out_channels: usize) -> Option<Window2d> {
     let o = window.options;
-    if window.channels < TRANSPOSED_MIN_CHANNELS {
+    if window.channels < TRANSPOSED_MIN_CHANNELS || o.stride != [1, 1] {
         return None;
     }
     let reach = |axis: usize| o.dilation[axis] * (o.kernel[axis] - 1);
@@ -118,9 +118,6 @@ fn transposed(window: &Window2d, out_channels: usize) -> Option<Window2d> {
         reach(0).checked_sub(o.padding[0])?,
         reach(1).checked_sub(o.padding[1])?,
     ];
-    if o.stride != [1, 1] {
-        return None;
-    }
     let shape = crate::Shape::from([
         window.batch,
         out_channels,
@@ -204,11 +201,11 @@ const WEIGHT_GRADIENT_PARTS: usize = 8;
 /// gradient as rows, and multiplies them from memory.
 ///
 /// The batch is summed in [`WEIGHT_GRADIENT_PARTS`] fixed parts, which the threads claim one
-/// at a time, added in order at the end: the same bits on one thread or two, however the
-/// parts fell. (The default body sums over the whole batch in `K` blocks of the
-/// GEMM: the same sums in another order, so the last bits differ.) Each image's product is
-/// taken as `unfold(x_n) · G_nᵀ` (`[C·kh·kw, O]`): its strips of `O` columns pack a transpose
-/// of the small `G_n` instead of the larger unfolded matrix.
+/// at a time, added in order at the end: the same bits on one thread or two, however the parts
+/// fell. (The default body sums over the whole batch in `K` blocks of the GEMM: the same terms
+/// in another order, so the last bits differ.) Each image's product is taken as
+/// `unfold(x_n) · G_nᵀ` (`[C·kh·kw, O]`): its strips of `O` columns pack a transpose of the
+/// small `G_n`, and the unfolded rows are read in place.
 fn weight_gradient_on_grid(
     x: &CpuStorage,
     grad: &CpuStorage,

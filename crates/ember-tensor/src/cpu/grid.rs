@@ -100,7 +100,11 @@ impl Grid {
         let planes = padded.chunks_exact_mut(self.plane_len().max(1));
         for (plane, input) in planes.zip(source.chunks_exact((h * w).max(1))) {
             for (row, line) in input.chunks_exact(w.max(1)).enumerate() {
-                copy_floats(&mut plane[(row + ph) * self.padded[1] + pw..][..w], line, |v| v);
+                copy_floats(
+                    &mut plane[(row + ph) * self.padded[1] + pw..][..w],
+                    line,
+                    |v| v,
+                );
             }
         }
     }
