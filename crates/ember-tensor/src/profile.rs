@@ -37,14 +37,14 @@ pub enum Category {
     Fold,
     /// Strided copies (transposes, permutes) and scatters.
     Layout,
-    /// A convolution's forward pass where a backend fuses it (the CPU: im2col, GEMM and bias,
-    /// a few images at a time).
+    /// A convolution's forward pass where a backend fuses it (the CPU: GEMM and bias image by
+    /// image, reading a stride-1 window's padded image in place, unfolding others first).
     ConvForward,
-    /// A convolution's input gradient where a backend fuses it (the CPU: GEMM and col2im, image
-    /// by image).
+    /// A convolution's input gradient where a backend fuses it (the CPU, image by image: a
+    /// stride-1 window's as a convolution by the flipped weight, others as GEMM and col2im).
     ConvInputGradient,
     /// A convolution's weight gradient where a backend fuses it (the CPU, for a stride-1
-    /// window: im2col and GEMM image by image).
+    /// window: GEMMs image by image, reading the padded image in place).
     ConvWeightGradient,
     /// Max pooling, forward and backward.
     Pooling,
@@ -79,9 +79,9 @@ impl Category {
             Category::Unfold => "im2col",
             Category::Fold => "col2im",
             Category::Layout => "layout copies",
-            Category::ConvForward => "conv forward (im2col + GEMM + bias, fused)",
-            Category::ConvInputGradient => "conv input gradient (GEMM + col2im, fused)",
-            Category::ConvWeightGradient => "conv weight gradient (im2col + GEMM, fused)",
+            Category::ConvForward => "conv forward (fused, image by image)",
+            Category::ConvInputGradient => "conv input gradient (fused, image by image)",
+            Category::ConvWeightGradient => "conv weight gradient (fused, image by image)",
             Category::Pooling => "pooling",
             Category::Elementwise => "element-wise",
             Category::Reduction => "reductions, softmax, loss",
@@ -89,20 +89,9 @@ impl Category {
         }
     }
 
+    /// Its counter: the variants are declared in report order.
     fn index(self) -> usize {
-        match self {
-            Category::Gemm => 0,
-            Category::Unfold => 1,
-            Category::Fold => 2,
-            Category::Layout => 3,
-            Category::ConvForward => 4,
-            Category::ConvInputGradient => 5,
-            Category::ConvWeightGradient => 6,
-            Category::Pooling => 7,
-            Category::Elementwise => 8,
-            Category::Reduction => 9,
-            Category::Optimizer => 10,
-        }
+        self as usize
     }
 }
 

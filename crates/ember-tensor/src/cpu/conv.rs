@@ -222,23 +222,26 @@ fn weight_gradient_on_grid(
     let engine = one_thread()?;
     // Part `p`'s sum `Σ_n unfold(x_n) · G_nᵀ` over its images, as `[C·kh·kw, O]`.
     let parts = window.batch.clamp(1, WEIGHT_GRADIENT_PARTS);
-    let part_sum =
-        |(padded, spread): &mut (Vec<f32>, Vec<f32>), p: usize, sum: &mut Result<Vec<f32>>| {
-            *sum = (|| {
-                let mut part = vec![0.0f32; taps * out_channels];
-                for n in p * window.batch / parts..(p + 1) * window.batch / parts {
-                    grid.pad(&x[n * image_len..][..image_len], padded);
-                    let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
-                    grid.spread(g, out_channels, spread);
-                    let a = RowsAt::new(padded, starts, positions)?;
-                    let b = MatRef::row_major(spread, out_channels, positions)?.t();
-                    gemm_add_rows_at(engine, a, b, &mut part)?;
-                }
-                Ok(part)
-            })();
-        };
+    let part_sum = |(padded, spread): &mut (Vec<f32>, Vec<f32>), p: usize| -> Result<Vec<f32>> {
+        let mut part = vec![0.0f32; taps * out_channels];
+        for n in p * window.batch / parts..(p + 1) * window.batch / parts {
+            grid.pad(&x[n * image_len..][..image_len], padded);
+            let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
+            grid.spread(g, out_channels, spread);
+            let a = RowsAt::new(padded, starts, positions)?;
+            let b = MatRef::row_major(spread, out_channels, positions)?.t();
+            gemm_add_rows_at(engine, a, b, &mut part)?;
+        }
+        Ok(part)
+    };
     let mut sums: Vec<Result<Vec<f32>>> = (0..parts).map(|_| Ok(Vec::new())).collect();
-    claim_each(&mut sums, || (Vec::new(), Vec::new()), part_sum);
+    claim_each(
+        &mut sums,
+        || (Vec::new(), Vec::new()),
+        |scratch, p, sum| {
+            *sum = part_sum(scratch, p);
+        },
+    );
     let sums = sums.into_iter().collect::<Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(out_channels * taps);
     for o in 0..out_channels {

@@ -27,8 +27,9 @@ pub(super) struct Grid {
     rows: usize,
     /// Valid outputs per row.
     cols: usize,
-    /// Where each tap's run starts in its padded plane, taps in `(i, j)` order.
-    taps: Vec<usize>,
+    /// Floats past the last padded image that the last tap's run reads (for outputs that are
+    /// dropped): the last tap's offset along a row, `(kw - 1)·dw`.
+    slack: usize,
     /// Where each row `(c, i, j)` of the unfolded matrix starts in a padded image.
     starts: Vec<usize>,
 }
@@ -60,7 +61,7 @@ impl Grid {
             padded,
             rows: window.output[0],
             cols: window.output[1],
-            taps,
+            slack: (o.kernel[1] - 1) * o.dilation[1],
             starts,
         })
     }
@@ -84,19 +85,13 @@ impl Grid {
         self.channels * self.plane_len()
     }
 
-    /// Floats past the last padded image that the last tap's run reads (for outputs that are
-    /// dropped): zeros.
-    fn slack(&self) -> usize {
-        self.taps.last().map_or(0, |&t| t % self.padded[1])
-    }
-
     /// One image of `source` (`[C, H, W]`) zero-padded into `padded`, followed by the slack
     /// the last runs read. `padded` is empty or holds an image this grid padded before: its
     /// padding is still zero, and only the image is written.
     pub(super) fn pad(&self, source: &[f32], padded: &mut Vec<f32>) {
         let [h, w] = self.input;
         let [ph, pw] = self.padding;
-        reset(padded, self.image_len() + self.slack());
+        reset(padded, self.image_len() + self.slack);
         let planes = padded.chunks_exact_mut(self.plane_len().max(1));
         for (plane, input) in planes.zip(source.chunks_exact((h * w).max(1))) {
             for (row, line) in input.chunks_exact(w.max(1)).enumerate() {

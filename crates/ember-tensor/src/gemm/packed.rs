@@ -113,7 +113,7 @@ pub(super) unsafe fn run(
     let (m, k, n) = (a.rows, a.cols, b.cols);
     // The kernels read A in place along one unit stride; any other view is copied first.
     let contiguous: Vec<f32>;
-    let a = if a.row_stride == 1 || a.col_stride == 1 || a_rows.is_some() {
+    let a = if a.row_stride == 1 || a.col_stride == 1 {
         a
     } else {
         contiguous = (0..m * k).map(|idx| a.at(idx / k, idx % k)).collect();
