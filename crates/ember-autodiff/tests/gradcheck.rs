@@ -240,8 +240,8 @@ fn conv_configurations() -> Vec<([usize; 4], [usize; 4], WindowOptions, bool)> {
 #[test]
 fn conv2d_passes_for_input_weight_and_bias() {
     for (i, (input, weight, options, bias)) in conv_configurations().into_iter().enumerate() {
-        let x = values(input, 100 + i as u64, false, 0.1);
-        let w = values(weight, 110 + i as u64, false, 0.1);
+        let x = values(input, 500 + i as u64, false, 0.1);
+        let w = values(weight, 510 + i as u64, false, 0.1);
         let out = Tensor::<Cpu>::zeros(input, &Cpu)
             .and_then(|x| x.conv2d(&Tensor::zeros(weight, &Cpu)?, None, options))
             .expect("shape");
@@ -259,6 +259,92 @@ fn conv2d_passes_for_input_weight_and_bias() {
             &GradCheck::default(),
         )
         .unwrap_or_else(|e| panic!("configuration {i}: {e}"));
+    }
+}
+
+/// Whether no window's maximum changes place when any one input of `x, w, b` moves by
+/// `±eps`: where it would, a central difference straddles the kink and means nothing.
+fn maxima_stay_put(
+    inputs: &[Tensor<Cpu>; 3],
+    (conv, pool): (WindowOptions, WindowOptions),
+    eps: f32,
+) -> bool {
+    let indices = |v: &[Tensor<Cpu>]| {
+        v[0].conv2d_max_pool2d(&v[1], Some(&v[2]), conv, pool)
+            .and_then(|(_, indices)| indices.to_vec())
+            .expect("shapes")
+    };
+    let unmoved = indices(inputs);
+    (0..3).all(|which| {
+        let data = inputs[which].to_vec().expect("values");
+        (0..data.len()).all(|at| {
+            [eps, -eps].into_iter().all(|step| {
+                let mut moved = data.clone();
+                moved[at] += step;
+                let mut v = inputs.to_vec();
+                v[which] =
+                    Tensor::from_vec(moved, inputs[which].shape().clone(), &Cpu).expect("values");
+                indices(&v) == unmoved
+            })
+        })
+    })
+}
+
+#[test]
+fn conv2d_max_pool2d_passes_for_input_weight_and_bias() {
+    let lab_pool = WindowOptions::new([2, 2]).stride([2, 2]);
+    let configurations = [
+        (
+            [2, 9, 6, 6],
+            [3, 9, 3, 3],
+            WindowOptions::new([3, 3]).padding([1, 1]),
+            lab_pool,
+        ),
+        (
+            [1, 2, 7, 5],
+            [3, 2, 3, 3],
+            WindowOptions::new([3, 3]).padding([1, 1]),
+            WindowOptions::new([3, 3]).stride([2, 2]).padding([1, 1]),
+        ),
+        (
+            [1, 2, 9, 9],
+            [2, 2, 3, 3],
+            WindowOptions::new([3, 3]).stride([2, 2]),
+            lab_pool,
+        ),
+    ];
+    let tolerances = GradCheck::default();
+    for (i, (input, weight, conv, pool)) in configurations.into_iter().enumerate() {
+        // The first seed whose windows keep their maxima within the step.
+        let inputs = (0..50u64)
+            .map(|seed| {
+                let seed = 1000 + 10 * seed + i as u64;
+                [
+                    values(input, seed, false, 0.1),
+                    values(weight, seed + 1, false, 0.1),
+                    values([weight[0]], seed + 2, false, 0.1),
+                ]
+            })
+            .find(|inputs| maxima_stay_put(inputs, (conv, pool), tolerances.eps))
+            .unwrap_or_else(|| panic!("configuration {i}: no seed keeps the maxima in place"));
+        let out = inputs[0]
+            .conv2d_max_pool2d(&inputs[1], Some(&inputs[2]), conv, pool)
+            .expect("shapes")
+            .0;
+        let r = values(out.shape().clone(), 1300 + i as u64, false, 0.1);
+        let [x, w, b] = inputs;
+        let report = check_gradients(
+            "conv2d_max_pool2d",
+            &[x, w, b, r],
+            move |v| {
+                v[0].conv2d_max_pool2d(&v[1], Some(&v[2]), conv, pool)?
+                    .mul(&v[3])?
+                    .sum_all()
+            },
+            &tolerances,
+        )
+        .unwrap_or_else(|e| panic!("configuration {i}: {e}"));
+        assert!(report.checked > 0, "configuration {i}: nothing was checked");
     }
 }
 
@@ -294,7 +380,7 @@ fn avg_pool2d_passes_with_overlapping_and_padded_windows() {
         ),
     ];
     for (i, (input, options)) in cases.into_iter().enumerate() {
-        let x = values(input, 140 + i as u64, false, 0.1);
+        let x = values(input, 540 + i as u64, false, 0.1);
         check_gradients(
             "avg_pool2d",
             &[x],
@@ -319,7 +405,7 @@ fn batch_norm_passes_with_batch_and_given_statistics() {
     ];
     for (i, &(input, weight, bias)) in cases.iter().enumerate() {
         let c = input[1];
-        let x = values(input, 160 + i as u64, false, 0.1);
+        let x = values(input, 560 + i as u64, false, 0.1);
         // A random weighting of the output: with batch statistics the sum of the output is
         // constant in x, so an unweighted sum would test nothing.
         let r = values(input, 165 + i as u64, false, 0.1);
@@ -456,6 +542,9 @@ fn gradient_check_of(kind: OpKind) -> &'static str {
         }
         OpKind::ScatterRows | OpKind::MaxPool2d | OpKind::MaxPool2dBackward => {
             "max_pool2d_passes_with_overlapping_and_padded_windows"
+        }
+        OpKind::Conv2dMaxPool2d | OpKind::Conv2dMaxPool2dBackward => {
+            "conv2d_max_pool2d_passes_for_input_weight_and_bias"
         }
         OpKind::AvgPool2d | OpKind::AvgPool2dBackward => {
             "avg_pool2d_passes_with_overlapping_and_padded_windows"

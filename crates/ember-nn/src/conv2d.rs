@@ -7,6 +7,7 @@ use ember_tensor::rand::Rng;
 use ember_tensor::{Backend, Tensor};
 
 use crate::module::{Module, join_name};
+use crate::pool2d::MaxPool2d;
 use crate::{Error, Result, init};
 
 /// The arguments of `nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
@@ -158,10 +159,9 @@ impl<B: Backend> Conv2d<B> {
     pub fn config(&self) -> &Conv2dConfig {
         &self.config
     }
-}
 
-impl<B: Backend> Module<B> for Conv2d<B> {
-    fn forward(&self, x: &Var<B>) -> Result<Var<B>> {
+    /// Fails unless `x` is `[N, in_channels, H, W]`, naming the layer.
+    fn check_input(&self, x: &Var<B>) -> Result<()> {
         let shape = x.shape();
         if shape.rank() != 4 || shape.dims()[1] != self.config.in_channels {
             return Err(Error::InputShape {
@@ -170,11 +170,36 @@ impl<B: Backend> Module<B> for Conv2d<B> {
                 got: shape,
             });
         }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Module<B> for Conv2d<B> {
+    fn forward(&self, x: &Var<B>) -> Result<Var<B>> {
+        self.check_input(x)?;
         x.conv2d(&self.weight, self.bias.as_ref(), self.config.window)
             .map_err(|source| Error::Layer {
                 layer: self.config.describe(),
                 source: Box::new(source),
             })
+    }
+
+    /// The convolution and `pool` as one op (`Var::conv2d_max_pool2d`): the same values and
+    /// gradients as the two layers, without this layer's whole output in memory.
+    fn forward_max_pooled(&self, x: &Var<B>, pool: &MaxPool2d) -> Option<Result<Var<B>>> {
+        let fused = self.check_input(x).and_then(|()| {
+            x.conv2d_max_pool2d(
+                &self.weight,
+                self.bias.as_ref(),
+                self.config.window,
+                pool.window,
+            )
+            .map_err(|source| Error::Layer {
+                layer: format!("{} + {}", self.config.describe(), pool.describe()),
+                source: Box::new(source),
+            })
+        });
+        Some(fused)
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<B>)) {

@@ -5,6 +5,7 @@ use ember_tensor::{Backend, stream_key};
 
 use crate::Result;
 use crate::buffer::{Buffer, StateTensor};
+use crate::pool2d::MaxPool2d;
 use crate::random::RandomStream;
 
 /// A layer or a network: a forward pass and a visit over its named parameters and buffers.
@@ -84,9 +85,18 @@ pub trait Module<B: Backend> {
         false
     }
 
-    /// Whether this layer is a max pooling (see [`Module::commutes_with_max_pool`]).
-    fn is_max_pool(&self) -> bool {
-        false
+    /// This layer as a max pooling, if it is one (see [`Module::commutes_with_max_pool`] and
+    /// [`Module::forward_max_pooled`]).
+    fn as_max_pool(&self) -> Option<&MaxPool2d> {
+        None
+    }
+
+    /// This layer's forward pass followed by `pool`, as one op, if the layer has one:
+    /// [`Conv2d`](crate::Conv2d) does (`Var::conv2d_max_pool2d`), so that its output never
+    /// goes to memory whole. [`Sequential`](crate::Sequential) calls it for a layer followed
+    /// by a max pooling; the default (`None`) runs the two one after the other.
+    fn forward_max_pooled(&self, _x: &Var<B>, _pool: &MaxPool2d) -> Option<Result<Var<B>>> {
+        None
     }
 
     /// Switches training mode on or off (as PyTorch's `train()`/`eval()`); layers whose

@@ -9,7 +9,7 @@ use crate::module::Module;
 use crate::{Error, Result};
 
 macro_rules! pool_layer {
-    ($(#[$doc:meta])* $name:ident, $method:ident, $is_max:expr) => {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $as_max:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $name {
@@ -68,8 +68,8 @@ macro_rules! pool_layer {
 
             fn visit_parameters(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Var<B>)) {}
 
-            fn is_max_pool(&self) -> bool {
-                $is_max
+            fn as_max_pool(&self) -> Option<&MaxPool2d> {
+                $as_max(self)
             }
         }
     };
@@ -91,12 +91,12 @@ pool_layer!(
     /// ```
     MaxPool2d,
     max_pool2d,
-    true
+    Some
 );
 
 pool_layer!(
     /// The mean of each window, as `nn.AvgPool2d` (padding counts as zeros).
     AvgPool2d,
     avg_pool2d,
-    false
+    |_| None
 );

@@ -321,3 +321,78 @@ fn sequential_pools_before_a_layer_that_commutes_with_max_pooling() {
         assert_eq!(*layer.seen.lock().unwrap(), vec![first, pooled]);
     }
 }
+
+/// `Sequential(Conv2d, ReLU, MaxPool2d)` runs the convolution and the pooling as one op, then
+/// the ReLU: the same values and input and weight gradients, to the bit, as the three layers
+/// called one by one; the bias gradient is the same sum taken over the pooled gradient.
+#[test]
+fn sequential_fuses_a_convolution_with_the_max_pooling_after_it() {
+    use ember_nn::{Conv2d, Conv2dConfig, MaxPool2d};
+    let bits =
+        |t: Tensor<Cpu>| -> Vec<u32> { t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect() };
+    for channels in [1, 16] {
+        let config = Conv2dConfig::new(channels, 8, [3, 3]).padding([1, 1]);
+        let conv = Conv2d::<Cpu>::new(config, &mut seeded_rng(7), &Cpu).unwrap();
+        let block = Sequential::new()
+            .append(conv.clone())
+            .append(ReLU)
+            .append(MaxPool2d::new([2, 2]));
+        let data: Vec<f32> = (0..3 * channels * 10 * 10)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let input =
+            || Var::parameter(Tensor::from_vec(data.clone(), [3, channels, 10, 10], &Cpu).unwrap());
+        let (x, x_alone) = (input(), input());
+        let y = block.forward(&x).unwrap();
+        let y_alone = MaxPool2d::new([2, 2])
+            .forward(&ReLU.forward(&conv.forward(&x_alone).unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(bits(y.value()), bits(y_alone.value()));
+
+        block.zero_grad();
+        y.square().unwrap().sum_all().unwrap().backward().unwrap();
+        let fused: Vec<Tensor<Cpu>> = block
+            .parameters()
+            .iter()
+            .map(|p| p.grad().unwrap())
+            .collect();
+        block.zero_grad();
+        y_alone
+            .square()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let alone: Vec<Tensor<Cpu>> = block
+            .parameters()
+            .iter()
+            .map(|p| p.grad().unwrap())
+            .collect();
+        assert_eq!(bits(x.grad().unwrap()), bits(x_alone.grad().unwrap()), "dx");
+        assert_eq!(bits(fused[0].clone()), bits(alone[0].clone()), "dW");
+        let (fused_bias, alone_bias) = (fused[1].to_vec().unwrap(), alone[1].to_vec().unwrap());
+        for (a, b) in fused_bias.iter().zip(&alone_bias) {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                "db: {a} against {b}"
+            );
+        }
+    }
+
+    // A wrong input names the convolution and the pooling it runs with.
+    let block = Sequential::new()
+        .append(
+            Conv2d::<Cpu>::new(Conv2dConfig::new(1, 2, [3, 3]), &mut seeded_rng(7), &Cpu).unwrap(),
+        )
+        .append(MaxPool2d::new([4, 4]));
+    let small = Var::constant(Tensor::<Cpu>::zeros([1, 1, 4, 4], &Cpu).unwrap());
+    let message = block.forward(&small).unwrap_err().to_string();
+    assert!(
+        message.contains("Conv2d") && message.contains("MaxPool2d"),
+        "{message}"
+    );
+    let wrong = Var::constant(Tensor::<Cpu>::zeros([1, 784], &Cpu).unwrap());
+    let message = block.forward(&wrong).unwrap_err().to_string();
+    assert!(message.contains("[N, 1, H, W]"), "{message}");
+}

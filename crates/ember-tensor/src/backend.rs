@@ -4,6 +4,7 @@ use std::fmt::Debug;
 
 use crate::ops::avg_pool2d::AvgPool2dOp;
 use crate::ops::conv2d::Conv2dOp;
+use crate::ops::conv2d_max_pool2d::Conv2dMaxPool2dOp;
 use crate::ops::dropout::DropoutOp;
 use crate::ops::layout::StridedView;
 use crate::ops::max_pool2d::MaxPool2dOp;
@@ -23,8 +24,8 @@ use crate::{Result, Shape};
 ///
 /// The methods here are the *primitives* a backend implements. Larger ops come in families
 /// whose methods have default bodies built from these primitives — [`Conv2dOp`],
-/// [`MaxPool2dOp`], [`AvgPool2dOp`] — so a backend states `impl Conv2dOp<Self> for Self {}` and
-/// gets a working convolution; it overrides a method only where a benchmark says the default is
+/// [`MaxPool2dOp`], [`Conv2dMaxPool2dOp`], [`AvgPool2dOp`] — so a backend states
+/// `impl Conv2dOp<Self> for Self {}` and gets a working convolution; it overrides a method only where a benchmark says the default is
 /// too slow. [`DropoutOp`] is the exception: its counter-based draw has no default body.
 ///
 /// ```
@@ -44,6 +45,7 @@ pub trait Backend:
     + 'static
     + Conv2dOp<Self>
     + MaxPool2dOp<Self>
+    + Conv2dMaxPool2dOp<Self>
     + AvgPool2dOp<Self>
     + DropoutOp<Self>
 {

@@ -24,7 +24,9 @@ use crate::ops::conv2d::Conv2dGradients;
 use crate::ops::dropout::DropoutMask;
 use crate::ops::layout::StridedView;
 use crate::ops::window::WindowOptions;
-use crate::ops::{Tolerance, avg_pool2d, conv2d, dropout, layout, max_pool2d, unfold};
+use crate::ops::{
+    Tolerance, avg_pool2d, conv2d, conv2d_max_pool2d, dropout, layout, max_pool2d, unfold,
+};
 use crate::{Backend, Result, Shape, Tensor};
 
 /// How an input's values are drawn.
@@ -93,6 +95,21 @@ pub enum OpCall {
     MaxPool2d(WindowOptions),
     /// The gradient of max pooling, with the indices of a forward pass on the same backend.
     MaxPool2dBackward(WindowOptions),
+    /// `x.conv2d_max_pool2d(weight, Some(bias), conv, pool)`: values and indices.
+    Conv2dMaxPool2d {
+        /// The convolution's window.
+        conv: WindowOptions,
+        /// The pooling's window.
+        pool: WindowOptions,
+    },
+    /// Its input and weight gradients, with the indices of a forward pass (without bias) on
+    /// the same backend.
+    Conv2dMaxPool2dBackward {
+        /// The convolution's window.
+        conv: WindowOptions,
+        /// The pooling's window.
+        pool: WindowOptions,
+    },
     /// `x.avg_pool2d(options)`.
     AvgPool2d(WindowOptions),
     /// `grad.avg_pool2d_backward(x.shape(), options)`.
@@ -113,6 +130,8 @@ impl OpCall {
             OpCall::Conv2dBackward(_) => "conv2d backward",
             OpCall::MaxPool2d(_) => "max_pool2d",
             OpCall::MaxPool2dBackward(_) => "max_pool2d backward",
+            OpCall::Conv2dMaxPool2d { .. } => "conv2d_max_pool2d",
+            OpCall::Conv2dMaxPool2dBackward { .. } => "conv2d_max_pool2d backward",
             OpCall::AvgPool2d(_) => "avg_pool2d",
             OpCall::AvgPool2dBackward(_) => "avg_pool2d backward",
             OpCall::Dropout(_) => "dropout",
@@ -196,6 +215,27 @@ impl OpCase {
                 let dx = arg(1).max_pool2d_backward(&indices, arg(0).shape(), *options)?;
                 vec![("grad input", dx)]
             }
+            OpCall::Conv2dMaxPool2d { conv, pool } => {
+                let (y, indices) = arg(0).conv2d_max_pool2d(arg(1), Some(arg(2)), *conv, *pool)?;
+                vec![("out", y), ("indices", indices)]
+            }
+            OpCall::Conv2dMaxPool2dBackward { conv, pool } => {
+                let wanted = Conv2dGradients {
+                    input: true,
+                    weight: true,
+                };
+                let (_, indices) = arg(0).conv2d_max_pool2d(arg(1), None, *conv, *pool)?;
+                let (dx, dw) = arg(0).conv2d_max_pool2d_backward(
+                    arg(1),
+                    (arg(2), &indices),
+                    (*conv, *pool),
+                    wanted,
+                )?;
+                [("grad input", dx), ("grad weight", dw)]
+                    .into_iter()
+                    .filter_map(|(name, t)| t.map(|t| (name, t)))
+                    .collect()
+            }
             OpCall::AvgPool2d(options) => vec![("out", arg(0).avg_pool2d(*options)?)],
             OpCall::AvgPool2dBackward(options) => {
                 vec![(
@@ -231,7 +271,9 @@ impl OpCase {
             | OpCall::MaxPool2dBackward(_)
             | OpCall::Dropout(_) => Tolerance::EXACT,
             OpCall::AvgPool2d(_) | OpCall::AvgPool2dBackward(_) => Tolerance::new(1e-6, 1e-6),
-            OpCall::Conv2d(_) => {
+            OpCall::Conv2d(_) | OpCall::Conv2dMaxPool2d { .. } => {
+                // The maxima of values within the bound are within it; their indices agree
+                // unless two values of a window lie closer than it.
                 let k = self.inputs[1].dims[1..].iter().product();
                 let bias = max_abs(2);
                 product(k, max_abs(0) * max_abs(1) + bias)
@@ -241,6 +283,13 @@ impl OpCase {
                 let grad = &self.inputs[2].dims;
                 let weight = &self.inputs[1].dims;
                 let k = (grad[0] * grad[2] * grad[3]).max(weight.iter().product());
+                product(k, max_abs(2) * max_abs(0).max(max_abs(1)))
+            }
+            OpCall::Conv2dMaxPool2dBackward { .. } => {
+                // As the convolution's, over its whole output (most of it a zero gradient).
+                let input = &self.inputs[0].dims;
+                let weight = &self.inputs[1].dims;
+                let k = (input[0] * input[2] * input[3]).max(weight.iter().product());
                 product(k, max_abs(2) * max_abs(0).max(max_abs(1)))
             }
         }
@@ -272,6 +321,8 @@ pub fn cases_of(kind: OpKind) -> Vec<OpCase> {
         OpKind::Conv2dBackward => conv2d::conformance_cases(true),
         OpKind::MaxPool2d => max_pool2d::conformance_cases(false),
         OpKind::MaxPool2dBackward => max_pool2d::conformance_cases(true),
+        OpKind::Conv2dMaxPool2d => conv2d_max_pool2d::conformance_cases(false),
+        OpKind::Conv2dMaxPool2dBackward => conv2d_max_pool2d::conformance_cases(true),
         OpKind::AvgPool2d => avg_pool2d::conformance_cases(false),
         OpKind::AvgPool2dBackward => avg_pool2d::conformance_cases(true),
         OpKind::Dropout => dropout::conformance_cases(),

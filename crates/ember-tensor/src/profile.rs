@@ -46,6 +46,12 @@ pub enum Category {
     /// A convolution's weight gradient where a backend fuses it (the CPU, for a stride-1
     /// window: GEMMs image by image, reading the padded image in place).
     ConvWeightGradient,
+    /// A convolution and the max pooling of its output where a backend fuses the two (the
+    /// CPU, image by image): the forward pass.
+    ConvMaxPoolForward,
+    /// The same, backward: the pooling's gradient and the convolution's input and weight
+    /// gradients, image by image.
+    ConvMaxPoolBackward,
     /// Max pooling, forward and backward.
     Pooling,
     /// Element-wise ops and their gradients (ReLU, arithmetic, broadcasts), dropout.
@@ -58,7 +64,7 @@ pub enum Category {
 
 impl Category {
     /// Every category, in report order.
-    pub const ALL: [Category; 11] = [
+    pub const ALL: [Category; 13] = [
         Category::Gemm,
         Category::Unfold,
         Category::Fold,
@@ -66,6 +72,8 @@ impl Category {
         Category::ConvForward,
         Category::ConvInputGradient,
         Category::ConvWeightGradient,
+        Category::ConvMaxPoolForward,
+        Category::ConvMaxPoolBackward,
         Category::Pooling,
         Category::Elementwise,
         Category::Reduction,
@@ -82,6 +90,8 @@ impl Category {
             Category::ConvForward => "conv forward (fused, image by image)",
             Category::ConvInputGradient => "conv input gradient (fused, image by image)",
             Category::ConvWeightGradient => "conv weight gradient (fused, image by image)",
+            Category::ConvMaxPoolForward => "conv + max pool forward (fused, image by image)",
+            Category::ConvMaxPoolBackward => "conv + max pool gradients (fused, image by image)",
             Category::Pooling => "pooling",
             Category::Elementwise => "element-wise",
             Category::Reduction => "reductions, softmax, loss",

@@ -1,9 +1,11 @@
 //! Layout primitives on the GPU: strided copy (`layout.wgsl`), unfold and fold
 //! (`window.wgsl`), and scatter (`rows.wgsl`). One dispatch each, one invocation per output
-//! element. Convolution and pooling use the default bodies of their op families, built from
-//! these and the other primitives.
+//! element. Convolution, pooling and the two fused use the default bodies of their op
+//! families, built from these and the other primitives.
 
-use ember_tensor::ops::{AvgPool2dOp, Conv2dOp, MaxPool2dOp, StridedView, Window2d};
+use ember_tensor::ops::{
+    AvgPool2dOp, Conv2dMaxPool2dOp, Conv2dOp, MaxPool2dOp, StridedView, Window2d,
+};
 
 use crate::Wgpu;
 use crate::error::{Error, Result};
@@ -13,6 +15,7 @@ use crate::pool::WgpuStorage;
 
 impl Conv2dOp<Wgpu> for Wgpu {}
 impl MaxPool2dOp<Wgpu> for Wgpu {}
+impl Conv2dMaxPool2dOp<Wgpu> for Wgpu {}
 impl AvgPool2dOp<Wgpu> for Wgpu {}
 
 /// `value` as a kernel's `u32`, or an error naming the op.

@@ -4,6 +4,7 @@
 mod avg_pool2d;
 pub(crate) mod batch_norm;
 mod conv2d;
+mod conv2d_max_pool2d;
 mod dropout;
 mod elementwise;
 mod layout;

@@ -108,7 +108,7 @@ const TRANSPOSED_MIN_CHANNELS: usize = 8;
 /// The window of the input gradient's convolution (see [`input_gradient`]) over the output
 /// gradient `[N, O, OH, OW]`, if `window` has stride 1, padding at most `d·(k - 1)`, and at
 /// least [`TRANSPOSED_MIN_CHANNELS`] input channels.
-fn transposed(window: &Window2d, out_channels: usize) -> Option<Window2d> {
+pub(super) fn transposed(window: &Window2d, out_channels: usize) -> Option<Window2d> {
     let o = window.options;
     if window.channels < TRANSPOSED_MIN_CHANNELS || o.stride != [1, 1] {
         return None;
@@ -129,7 +129,7 @@ fn transposed(window: &Window2d, out_channels: usize) -> Option<Window2d> {
 }
 
 /// `W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j]` of a `[O, C, kh, kw]` weight.
-fn flipped_weight(weight: &[f32], window: &Window2d, out_channels: usize) -> CpuStorage {
+pub(super) fn flipped_weight(weight: &[f32], window: &Window2d, out_channels: usize) -> CpuStorage {
     let [kh, kw] = window.options.kernel;
     let channels = window.channels;
     let mut flipped = Vec::with_capacity(weight.len());
@@ -191,7 +191,7 @@ fn folded_input_gradient(
 
 /// Parts of the batch the weight gradient sums separately (see [`weight_gradient_on_grid`]):
 /// enough that a thread slowed down takes fewer, few enough that adding them up is nothing.
-const WEIGHT_GRADIENT_PARTS: usize = 8;
+pub(super) const WEIGHT_GRADIENT_PARTS: usize = 8;
 
 /// The weight gradient of a stride-1 window, `Σ_n G_n · unfold(x_n)ᵀ`, image by image on the
 /// grid, in cache: each image's unfolded matrix (its rows runs of the padded image, read where
@@ -242,7 +242,16 @@ fn weight_gradient_on_grid(
             *sum = part_sum(scratch, p);
         },
     );
-    let sums = sums.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(sum_parts(
+        &sums.into_iter().collect::<Result<Vec<_>>>()?,
+        out_channels,
+    ))
+}
+
+/// The weight gradient (`[O, C·kh·kw]`) from the parts' sums (each `[C·kh·kw, O]`, at least
+/// one), added in order.
+pub(super) fn sum_parts(sums: &[Vec<f32>], out_channels: usize) -> CpuStorage {
+    let taps = sums[0].len() / out_channels.max(1);
     let mut out = Vec::with_capacity(out_channels * taps);
     for o in 0..out_channels {
         out.extend((0..taps).map(|t| {
@@ -252,7 +261,7 @@ fn weight_gradient_on_grid(
                 .fold(sums[0][at], |total, part| total + part[at])
         }));
     }
-    Ok(CpuStorage::from(out))
+    CpuStorage::from(out)
 }
 
 fn conv2d(
@@ -325,7 +334,7 @@ fn conv2d(
 /// planes plus the bias into `out` (`[n, O, OH, OW]`, every element). On the grid (a stride-1
 /// window), the product reads the padded image (in `padded`) where it lies; otherwise the
 /// piece is unfolded into `unfolded` first.
-fn convolve_images(
+pub(super) fn convolve_images(
     (source, piece, grid): (&[f32], &Window2d, Option<&Grid>),
     (weight, bias): (MatRef<'_>, Option<&[f32]>),
     engine: Engine,
@@ -387,14 +396,14 @@ fn convolve_images(
 
 /// The selected GEMM engine kept on the calling thread: the image-by-image passes already
 /// split their images between the two threads.
-fn one_thread() -> Result<Engine> {
+pub(super) fn one_thread() -> Result<Engine> {
     Ok(Engine {
         two_threads: false,
         ..Engine::selected()?
     })
 }
 
-fn not_contiguous() -> Error {
+pub(super) fn not_contiguous() -> Error {
     Error::Device {
         op: "conv2d",
         message: "storage is not contiguous".to_string(),

@@ -4,6 +4,7 @@
 //! the fused optimizer updates, and dropout's counter-based mask.
 
 mod conv;
+mod conv_max_pool;
 mod dropout;
 mod elementwise;
 mod grid;

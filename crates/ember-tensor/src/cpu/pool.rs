@@ -85,7 +85,6 @@ fn max_pool2d_backward(
 ) -> Result<CpuStorage> {
     let grad = grad.as_slice().ok_or_else(not_contiguous)?;
     let indices = indices.as_slice().ok_or_else(not_contiguous)?;
-    let kw = window.options.kernel[1];
     let [h, w] = window.input;
     let [oh, ow] = window.output;
     let (plane_in, plane_out) = (h * w, oh * ow);
@@ -110,17 +109,51 @@ fn max_pool2d_backward(
         for (p, plane) in chunk.chunks_exact_mut(plane_in.max(1)).enumerate() {
             let o = (first + p) * plane_out;
             let (grad, taps) = (&grad[o..][..plane_out], &indices[o..][..plane_out]);
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let tap = taps[oy * ow + ox] as usize;
-                    if let Some((y, xx)) = window.source(oy, ox, tap / kw, tap % kw) {
-                        plane[y * w + xx] += grad[oy * ow + ox];
-                    }
-                }
-            }
+            scatter_plane(grad, taps, window, plane);
         }
     });
     Ok(CpuStorage::from(out))
+}
+
+/// Adds each of one plane's window gradients at its window's winning tap of `plane` (`H × W`),
+/// windows in order.
+fn scatter_plane(grad: &[f32], taps: &[f32], window: &Window2d, plane: &mut [f32]) {
+    let kw = window.options.kernel[1];
+    let w = window.input[1];
+    let ow = window.output[1];
+    for (at, (&g, &tap)) in grad.iter().zip(taps).enumerate() {
+        let tap = tap as usize;
+        if let Some((y, xx)) = window.source(at / ow, at % ow, tap / kw, tap % kw) {
+            plane[y * w + xx] += g;
+        }
+    }
+}
+
+/// The input gradient of one image's planes (`grad` and `taps`: `[C, OH, OW]`) into `out`
+/// (`[C, H, W]`, replaced): the bits [`MaxPool2dOp::max_pool2d_backward`] gives that image.
+pub(super) fn unpool_image(grad: &[f32], taps: &[f32], window: &Window2d, out: &mut Vec<f32>) {
+    let [h, w] = window.input;
+    let [oh, ow] = window.output;
+    let (plane_in, plane_out) = (h * w, oh * ow);
+    let len = window.channels * plane_in;
+    out.clear();
+    let windows = grad
+        .chunks_exact(plane_out.max(1))
+        .zip(taps.chunks_exact(plane_out.max(1)));
+    if is_lab_pool(window) {
+        out.reserve(len);
+        let planes = out.spare_capacity_mut()[..len].chunks_exact_mut(plane_in.max(1));
+        for (plane, (grad, taps)) in planes.zip(windows) {
+            unpool_plane(grad, taps, window, plane);
+        }
+        // SAFETY: `unpool_plane` wrote every element of every plane.
+        unsafe { out.set_len(len) };
+    } else {
+        out.resize(len, 0.0);
+        for (plane, (grad, taps)) in out.chunks_exact_mut(plane_in.max(1)).zip(windows) {
+            scatter_plane(grad, taps, window, plane);
+        }
+    }
 }
 
 /// The lab's pool: 2×2 windows, stride 2, no padding or dilation.
@@ -161,11 +194,16 @@ fn unpool_plane(grad: &[f32], taps: &[f32], window: &Window2d, plane: &mut [Mayb
 }
 
 /// An output element, written once.
-type Out = MaybeUninit<f32>;
+pub(super) type Out = MaybeUninit<f32>;
 
 /// Pools one `H × W` plane into its `OH × OW` maxima and their taps (every element of
 /// `values` and `indices`).
-fn pool_plane(plane: &[f32], window: &Window2d, values: &mut [Out], indices: &mut [Out]) {
+pub(super) fn pool_plane(
+    plane: &[f32],
+    window: &Window2d,
+    values: &mut [Out],
+    indices: &mut [Out],
+) {
     let [kh, kw] = window.options.kernel;
     let w = window.input[1];
     let ow = window.output[1];

@@ -7,7 +7,8 @@
 //!
 //! Larger ops live one file each beside this one — parameters, shape checks, the `Tensor`
 //! method, a family trait whose default bodies are built from the backend's primitives, and
-//! the op's conformance cases: [`conv2d`], [`max_pool2d`], [`avg_pool2d`], [`dropout`] (whose
+//! the op's conformance cases: [`conv2d`], [`max_pool2d`], [`conv2d_max_pool2d`] (the two
+//! fused), [`avg_pool2d`], [`dropout`] (whose
 //! family has no default body: its counter-based draw is a primitive). The primitives they
 //! build on: [`layout`] (reshape, and the strided copy behind permute/narrow/expand) and
 //! [`unfold`] (im2col, col2im, scatter), over the sliding [`window`] they share.
@@ -16,6 +17,7 @@ use strum::VariantArray;
 
 pub mod avg_pool2d;
 pub mod conv2d;
+pub mod conv2d_max_pool2d;
 pub mod dropout;
 pub mod layout;
 pub mod max_pool2d;
@@ -25,6 +27,7 @@ pub mod window;
 
 pub use avg_pool2d::AvgPool2dOp;
 pub use conv2d::{Conv2dGradients, Conv2dOp};
+pub use conv2d_max_pool2d::Conv2dMaxPool2dOp;
 pub use dropout::{DropoutMask, DropoutOp};
 pub use layout::StridedView;
 pub use max_pool2d::MaxPool2dOp;

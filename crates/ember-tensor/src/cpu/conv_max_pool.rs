@@ -1,0 +1,398 @@
+//! A convolution and the max pooling of its output, image by image, each thread on its own
+//! images: each image's convolution output stays in cache (100 KiB for the lab CNN's first
+//! layer) and only its pooled quarter goes to memory. The two ops in a row write the whole
+//! `[N, O, OH, OW]` output (10 MB for that layer at batch 100) and read it back, and their
+//! backward passes write and read its gradient the same way.
+//!
+//! - **Forward**: each image convolved as [`Conv2dOp::conv2d`](crate::ops::Conv2dOp) does it
+//!   (`conv.rs`), then pooled plane by plane as [`MaxPool2dOp::max_pool2d`] does: the same
+//!   values and indices as the two ops.
+//! - **Backward**, for a stride-1 convolution: each image's pooled gradient is spread back
+//!   over its convolution output (`unpool_image`), then that image's terms of the weight
+//!   gradient and its input gradient are computed as the convolution's own backward pass
+//!   computes them, the batch in the same fixed parts: the same bits as the two ops. Other
+//!   windows (and an input gradient the convolution computes by folding) run the two ops.
+//!
+//! [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp
+
+use std::mem::MaybeUninit;
+use std::sync::Mutex;
+
+use super::conv::{
+    WEIGHT_GRADIENT_PARTS, convolve_images, flipped_weight, not_contiguous, one_thread, sum_parts,
+    transposed,
+};
+use super::grid::Grid;
+use super::matmul::operand;
+use super::pool::{Out, pool_plane, unpool_image};
+use super::{Cpu, CpuStorage, claim_each};
+use crate::gemm::{MatRef, RowsAt, gemm_add_rows_at};
+use crate::ops::conv2d::InputAndWeight;
+use crate::ops::conv2d_max_pool2d::unfused_backward;
+use crate::ops::{Conv2dGradients, Conv2dMaxPool2dOp, Window2d};
+use crate::profile::{Category, timed};
+use crate::{Error, Result};
+
+impl Conv2dMaxPool2dOp<Cpu> for Cpu {
+    fn conv2d_max_pool2d(
+        _backend: &Cpu,
+        x: &CpuStorage,
+        weight: &CpuStorage,
+        bias: Option<&CpuStorage>,
+        conv: &Window2d,
+        pool: &Window2d,
+    ) -> Result<(CpuStorage, CpuStorage)> {
+        timed(Category::ConvMaxPoolForward, || {
+            conv2d_max_pool2d(x, weight, bias, conv, pool)
+        })
+    }
+
+    fn conv2d_max_pool2d_backward(
+        backend: &Cpu,
+        x: &CpuStorage,
+        weight: &CpuStorage,
+        grad: &CpuStorage,
+        indices: &CpuStorage,
+        conv: &Window2d,
+        pool: &Window2d,
+        wanted: Conv2dGradients,
+    ) -> Result<InputAndWeight<CpuStorage>> {
+        if !wanted.input && !wanted.weight {
+            return Ok((None, None));
+        }
+        let transposed = transposed(conv, pool.channels);
+        match Grid::of(conv) {
+            Some(grid) if !wanted.input || transposed.is_some() => {
+                timed(Category::ConvMaxPoolBackward, || {
+                    let windows = Windows {
+                        conv,
+                        pool,
+                        grid: &grid,
+                        transposed: wanted.input.then_some(transposed).flatten(),
+                    };
+                    backward_on_grid((x, weight), (grad, indices), &windows, wanted.weight)
+                })
+            }
+            _ => unfused_backward(backend, (x, weight), (grad, indices), (conv, pool), wanted),
+        }
+    }
+}
+
+fn conv2d_max_pool2d(
+    x: &CpuStorage,
+    weight: &CpuStorage,
+    bias: Option<&CpuStorage>,
+    conv: &Window2d,
+    pool: &Window2d,
+) -> Result<(CpuStorage, CpuStorage)> {
+    let images = x.as_slice().ok_or_else(not_contiguous)?;
+    let out_channels = pool.channels;
+    let weight = operand(weight, out_channels, conv.patch_len(), false)?;
+    let bias = bias
+        .map(|b| b.as_slice().ok_or_else(not_contiguous))
+        .transpose()?;
+    let grid = Grid::of(conv);
+    let one = Window2d { batch: 1, ..*conv };
+    let image_len = conv.input_len() / conv.batch.max(1);
+    let conv_len = out_channels * pool.input[0] * pool.input[1];
+    let (plane_in, plane_out) = (
+        pool.input[0] * pool.input[1],
+        pool.output[0] * pool.output[1],
+    );
+    let pooled_len = out_channels * plane_out;
+    let len = conv.batch * pooled_len;
+    let engine = one_thread()?;
+    let failure = Mutex::new(None);
+    let (mut values, mut indices) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    let mut pieces: Vec<(&mut [Out], &mut [Out])> = values.spare_capacity_mut()[..len]
+        .chunks_mut(pooled_len.max(1))
+        .zip(indices.spare_capacity_mut()[..len].chunks_mut(pooled_len.max(1)))
+        .collect();
+    let scratch = || (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    claim_each(
+        &mut pieces,
+        scratch,
+        |(padded, unfolded, product, out), n, (values, indices)| {
+            out.clear();
+            out.reserve(conv_len);
+            let convolved = convolve_images(
+                (&images[n * image_len..][..image_len], &one, grid.as_ref()),
+                (weight, bias),
+                engine,
+                (padded, unfolded, product),
+                &mut out.spare_capacity_mut()[..conv_len],
+            );
+            if let Err(e) = convolved {
+                if let Ok(mut slot) = failure.lock() {
+                    *slot = Some(e);
+                }
+                // Not returned: filled so that it is initialised memory.
+                values.fill(MaybeUninit::new(f32::NAN));
+                indices.fill(MaybeUninit::new(f32::NAN));
+                return;
+            }
+            // SAFETY: `convolve_images` wrote every element of the image's output.
+            unsafe { out.set_len(conv_len) };
+            let planes = out.chunks_exact(plane_in.max(1));
+            let pooled = values
+                .chunks_exact_mut(plane_out.max(1))
+                .zip(indices.chunks_exact_mut(plane_out.max(1)));
+            for (plane, (values, indices)) in planes.zip(pooled) {
+                pool_plane(plane, pool, values, indices);
+            }
+        },
+    );
+    // SAFETY: every image's values and indices were written: pooled, or NaN on failure.
+    unsafe {
+        values.set_len(len);
+        indices.set_len(len);
+    }
+    match failure.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok((CpuStorage::from(values), CpuStorage::from(indices))),
+    }
+}
+
+/// What the fused backward pass reads its images through.
+struct Windows<'a> {
+    conv: &'a Window2d,
+    pool: &'a Window2d,
+    /// The stride-1 convolution's grid.
+    grid: &'a Grid,
+    /// The input gradient's convolution (see `conv.rs`), when the input gradient is wanted.
+    transposed: Option<Window2d>,
+}
+
+/// Each thread's buffers for the backward pass.
+#[derive(Default)]
+struct Scratch {
+    /// One image's gradient of the convolution's output.
+    grad: Vec<f32>,
+    /// The image, padded on the grid, and its gradient spread over the grid.
+    padded: Vec<f32>,
+    spread: Vec<f32>,
+    /// The input gradient's convolution: the gradient padded on its grid, and its product.
+    grad_padded: Vec<f32>,
+    unfolded: Vec<f32>,
+    product: Vec<f32>,
+}
+
+/// The input gradient (if `windows.transposed`) and the weight gradient (if `weight_wanted`)
+/// of a stride-1 convolution followed by a max pooling, image by image, in the fixed parts of
+/// the convolution's own weight gradient (`conv.rs`).
+fn backward_on_grid(
+    (x, weight): (&CpuStorage, &CpuStorage),
+    (grad, indices): (&CpuStorage, &CpuStorage),
+    windows: &Windows<'_>,
+    weight_wanted: bool,
+) -> Result<InputAndWeight<CpuStorage>> {
+    let Windows {
+        conv,
+        pool,
+        grid,
+        transposed,
+    } = windows;
+    let (x, weight) = (
+        x.as_slice().ok_or_else(not_contiguous)?,
+        weight.as_slice().ok_or_else(not_contiguous)?,
+    );
+    let (grad, indices) = (
+        grad.as_slice().ok_or_else(not_contiguous)?,
+        indices.as_slice().ok_or_else(not_contiguous)?,
+    );
+    let out_channels = pool.channels;
+    let batch = conv.batch;
+    let image_len = conv.input_len() / batch.max(1);
+    let pooled_len = out_channels * pool.output[0] * pool.output[1];
+    let pool_one = Window2d { batch: 1, ..**pool };
+    let (taps, positions, starts) = (conv.patch_len(), grid.positions(), grid.row_starts());
+    let engine = one_thread()?;
+    // The input gradient's convolution: the flipped weight, on its own grid, image by image.
+    let flipped = transposed
+        .as_ref()
+        .map(|_| flipped_weight(weight, conv, out_channels));
+    let input_gradient = match (transposed, &flipped) {
+        (Some(t), Some(flipped)) => Some((
+            Window2d { batch: 1, ..*t },
+            Grid::of(t).ok_or_else(|| not_on_grid(t))?,
+            operand(flipped, conv.channels, t.patch_len(), false)?,
+        )),
+        _ => None,
+    };
+
+    let parts = batch.clamp(1, WEIGHT_GRADIENT_PARTS);
+    let part_images = |p: usize| p * batch / parts..(p + 1) * batch / parts;
+    let dx_len = if input_gradient.is_some() {
+        conv.input_len()
+    } else {
+        0
+    };
+    let mut dx = Vec::with_capacity(dx_len);
+    let mut items = Vec::with_capacity(parts);
+    let mut rest = &mut dx.spare_capacity_mut()[..dx_len];
+    for p in 0..parts {
+        let len = if dx_len > 0 {
+            part_images(p).len() * image_len
+        } else {
+            0
+        };
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        items.push((Ok(Vec::new()), head));
+        rest = tail;
+    }
+
+    // Part `p`: its images' sum `Σ_n unfold(x_n) · G_nᵀ` (`[C·kh·kw, O]`, if wanted), and
+    // their input gradients written into `dx`.
+    let part = |s: &mut Scratch, p: usize, dx: &mut [MaybeUninit<f32>]| -> Result<Vec<f32>> {
+        let mut sum = vec![
+            0.0f32;
+            if weight_wanted {
+                taps * out_channels
+            } else {
+                0
+            }
+        ];
+        for (i, n) in part_images(p).enumerate() {
+            let pooled = n * pooled_len..(n + 1) * pooled_len;
+            unpool_image(
+                &grad[pooled.clone()],
+                &indices[pooled],
+                &pool_one,
+                &mut s.grad,
+            );
+            if weight_wanted {
+                grid.pad(&x[n * image_len..][..image_len], &mut s.padded);
+                grid.spread(&s.grad, out_channels, &mut s.spread);
+                let a = RowsAt::new(&s.padded, starts, positions)?;
+                let b = MatRef::row_major(&s.spread, out_channels, positions)?.t();
+                gemm_add_rows_at(engine, a, b, &mut sum)?;
+            }
+            if let Some((one, grad_grid, flipped)) = &input_gradient {
+                convolve_images(
+                    (&s.grad, one, Some(grad_grid)),
+                    (*flipped, None),
+                    engine,
+                    (&mut s.grad_padded, &mut s.unfolded, &mut s.product),
+                    &mut dx[i * image_len..][..image_len],
+                )?;
+            }
+        }
+        Ok(sum)
+    };
+    claim_each(&mut items, Scratch::default, |s, p, (sum, dx)| {
+        *sum = part(s, p, dx);
+        if sum.is_err() {
+            // Not returned: filled so that it is initialised memory.
+            dx.fill(MaybeUninit::new(f32::NAN));
+        }
+    });
+    let sums: Vec<Result<Vec<f32>>> = items.into_iter().map(|(sum, _)| sum).collect();
+    // SAFETY: every part wrote its images' input gradients, or NaN on failure.
+    unsafe { dx.set_len(dx_len) };
+    let sums = sums.into_iter().collect::<Result<Vec<_>>>()?;
+    let grad_weight = weight_wanted.then(|| sum_parts(&sums, out_channels));
+    let grad_input = (dx_len > 0).then(|| CpuStorage::from(dx));
+    Ok((grad_input, grad_weight))
+}
+
+fn not_on_grid(window: &Window2d) -> Error {
+    Error::Device {
+        op: "conv2d_max_pool2d",
+        message: format!(
+            "the input gradient's window {:?} has no stride-1 grid",
+            window.options
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::{Conv2dGradients, WindowOptions};
+    use crate::{Cpu, Tensor};
+
+    fn tensor(dims: &[usize], seed: usize) -> Tensor<Cpu> {
+        let len = dims.iter().product();
+        let values = (0..len)
+            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        Tensor::from_vec(values, dims, &Cpu).unwrap()
+    }
+
+    fn bits(t: &Tensor<Cpu>) -> Vec<u32> {
+        t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The fused op gives the bits of the convolution and the pooling run one after the other:
+    /// the lab CNN's blocks (batch 11: parts of unequal sizes), a pooling with overlapping,
+    /// padded windows, a convolution with fewer channels than the flipped-weight input
+    /// gradient needs, and a stride-2 convolution (both left to the two ops).
+    #[test]
+    fn fused_gives_the_bits_of_the_two_ops() {
+        let lab = WindowOptions::new([3, 3]).padding([1, 1]);
+        let lab_pool = WindowOptions::new([2, 2]).stride([2, 2]);
+        let overlapping = WindowOptions::new([3, 3]).stride([2, 2]).padding([1, 1]);
+        let configurations = [
+            ([11, 1, 28, 28], [32, 1, 3, 3], lab, lab_pool),
+            ([11, 32, 14, 14], [64, 32, 3, 3], lab, lab_pool),
+            ([3, 9, 9, 7], [5, 9, 3, 3], lab, overlapping),
+            ([2, 3, 8, 8], [4, 3, 3, 3], lab, lab_pool),
+            (
+                [2, 3, 11, 9],
+                [4, 3, 3, 3],
+                WindowOptions::new([3, 3]).stride([2, 2]),
+                lab_pool,
+            ),
+        ];
+        let wanted = Conv2dGradients {
+            input: true,
+            weight: true,
+        };
+        for (i, (input, weight, conv, pool)) in configurations.into_iter().enumerate() {
+            let (x, w, b) = (
+                tensor(&input, i),
+                tensor(&weight, 10 + i),
+                tensor(&weight[..1], 20 + i),
+            );
+            let (y, indices) = x.conv2d_max_pool2d(&w, Some(&b), conv, pool).unwrap();
+            let convolved = x.conv2d(&w, Some(&b), conv).unwrap();
+            let (want_y, want_indices) = convolved.max_pool2d(pool).unwrap();
+            assert_eq!(bits(&y), bits(&want_y), "configuration {i}: values");
+            assert_eq!(
+                bits(&indices),
+                bits(&want_indices),
+                "configuration {i}: indices"
+            );
+
+            let g = tensor(y.dims(), 30 + i);
+            let (dx, dw) = x
+                .conv2d_max_pool2d_backward(&w, (&g, &indices), (conv, pool), wanted)
+                .unwrap();
+            let g_conv = g
+                .max_pool2d_backward(&indices, convolved.shape(), pool)
+                .unwrap();
+            let (want_dx, want_dw) = x.conv2d_backward(&w, &g_conv, conv, wanted).unwrap();
+            assert_eq!(
+                bits(&dx.unwrap()),
+                bits(&want_dx.unwrap()),
+                "configuration {i}: dx"
+            );
+            assert_eq!(
+                bits(&dw.unwrap()),
+                bits(&want_dw.unwrap()),
+                "configuration {i}: dW"
+            );
+
+            // Each gradient alone.
+            for wanted in [(true, false), (false, true)] {
+                let wanted = Conv2dGradients {
+                    input: wanted.0,
+                    weight: wanted.1,
+                };
+                let (dx, dw) = x
+                    .conv2d_max_pool2d_backward(&w, (&g, &indices), (conv, pool), wanted)
+                    .unwrap();
+                assert_eq!((dx.is_some(), dw.is_some()), (wanted.input, wanted.weight));
+            }
+        }
+    }
+}
