@@ -460,6 +460,10 @@ fn naive_input_gradient(
     (sums, sizes)
 }
 
+/// Taps per output up to which the CPU's stride-1 forward pass is a direct loop, not the GEMM
+/// (`cpu/conv.rs`).
+const FEW_TAPS: usize = 9;
+
 #[test]
 fn the_cpu_convolution_matches_unfold_matmul_and_fold() {
     let mut cases = configurations();
@@ -499,6 +503,24 @@ fn the_cpu_convolution_matches_unfold_matmul_and_fold() {
         let mut want = swap_outer(&product.to_vec().unwrap(), out_channels, batch);
         let bias = b.to_vec().unwrap();
         let plane = want.len() / (batch * out_channels);
+        if options.stride == [1, 1] && rows.dims()[1] <= FEW_TAPS {
+            // Few taps: a multiplication and an addition per tap, in order (no FMA).
+            let (unfolded, weights) = (x.unfold2d(options, 0.0).unwrap(), w.to_vec().unwrap());
+            let (unfolded, taps) = (unfolded.to_vec().unwrap(), rows.dims()[1]);
+            let columns = unfolded.len() / taps;
+            want = (0..batch * out_channels * plane)
+                .map(|i| {
+                    let (n, o, p) = (
+                        i / (out_channels * plane),
+                        i / plane % out_channels,
+                        i % plane,
+                    );
+                    let tap =
+                        |t: usize| weights[o * taps + t] * unfolded[t * columns + n * plane + p];
+                    (1..taps).fold(tap(0), |sum, t| sum + tap(t))
+                })
+                .collect();
+        }
         for (i, v) in want.iter_mut().enumerate() {
             *v += bias[i / plane % out_channels];
         }

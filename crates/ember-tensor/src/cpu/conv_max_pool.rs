@@ -19,12 +19,12 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use super::conv::{
-    WEIGHT_GRADIENT_PARTS, convolve_images, flipped_weight, not_contiguous, one_thread, sum_parts,
-    transposed,
+    WEIGHT_GRADIENT_PARTS, convolve_images, flipped_weight, not_contiguous, one_thread,
+    product_of_piece, sum_parts, transposed,
 };
 use super::grid::Grid;
 use super::matmul::operand;
-use super::pool::{Out, pool_plane, unpool_image};
+use super::pool::{Out, is_lab_pool, pool_lab_plane, pool_plane, unpool_image};
 use super::{Cpu, CpuStorage, claim_each};
 use crate::gemm::{MatRef, RowsAt, gemm_add_rows_at};
 use crate::ops::conv2d::InputAndWeight;
@@ -99,7 +99,7 @@ fn conv2d_max_pool2d(
         pool.input[0] * pool.input[1],
         pool.output[0] * pool.output[1],
     );
-    let pooled_len = out_channels * plane_out;
+    let (pooled_len, ow) = (out_channels * plane_out, pool.output[1]);
     let len = conv.batch * pooled_len;
     let engine = one_thread()?;
     let failure = Mutex::new(None);
@@ -113,32 +113,44 @@ fn conv2d_max_pool2d(
         &mut pieces,
         scratch,
         |(padded, unfolded, product, out), n, (values, indices)| {
-            out.clear();
-            out.reserve(conv_len);
-            let convolved = convolve_images(
-                (&images[n * image_len..][..image_len], &one, grid.as_ref()),
-                (weight, bias),
-                engine,
-                (padded, unfolded, product),
-                &mut out.spare_capacity_mut()[..conv_len],
-            );
-            if let Err(e) = convolved {
+            let source = (&images[n * image_len..][..image_len], &one, grid.as_ref());
+            let pooled = values
+                .chunks_exact_mut(plane_out.max(1))
+                .zip(indices.chunks_exact_mut(plane_out.max(1)));
+            let done = if is_lab_pool(pool) {
+                // Pooled straight from the product, the bias added to each value as it is read.
+                let scratch = (&mut *padded, &mut *unfolded, &mut *product);
+                product_of_piece(source, weight, engine, scratch).map(|(positions, pitch)| {
+                    let planes = product.chunks(positions.max(1));
+                    for (o, (plane, (values, indices))) in planes.zip(pooled).enumerate() {
+                        let plane = (plane, pitch);
+                        match bias {
+                            Some(b) => pool_lab_plane(plane, |v| v + b[o], ow, values, indices),
+                            None => pool_lab_plane(plane, |v| v, ow, values, indices),
+                        }
+                    }
+                })
+            } else {
+                out.clear();
+                out.reserve(conv_len);
+                let scratch = (&mut *padded, &mut *unfolded, &mut *product);
+                let spare = &mut out.spare_capacity_mut()[..conv_len];
+                convolve_images(source, (weight, bias), engine, scratch, spare).map(|()| {
+                    // SAFETY: `convolve_images` wrote every element of the image's output.
+                    unsafe { out.set_len(conv_len) };
+                    let planes = out.chunks_exact(plane_in.max(1));
+                    for (plane, (values, indices)) in planes.zip(pooled) {
+                        pool_plane(plane, pool, values, indices);
+                    }
+                })
+            };
+            if let Err(e) = done {
                 if let Ok(mut slot) = failure.lock() {
                     *slot = Some(e);
                 }
                 // Not returned: filled so that it is initialised memory.
                 values.fill(MaybeUninit::new(f32::NAN));
                 indices.fill(MaybeUninit::new(f32::NAN));
-                return;
-            }
-            // SAFETY: `convolve_images` wrote every element of the image's output.
-            unsafe { out.set_len(conv_len) };
-            let planes = out.chunks_exact(plane_in.max(1));
-            let pooled = values
-                .chunks_exact_mut(plane_out.max(1))
-                .zip(indices.chunks_exact_mut(plane_out.max(1)));
-            for (plane, (values, indices)) in planes.zip(pooled) {
-                pool_plane(plane, pool, values, indices);
             }
         },
     );

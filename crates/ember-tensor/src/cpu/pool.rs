@@ -157,7 +157,7 @@ pub(super) fn unpool_image(grad: &[f32], taps: &[f32], window: &Window2d, out: &
 }
 
 /// The lab's pool: 2×2 windows, stride 2, no padding or dilation.
-fn is_lab_pool(window: &Window2d) -> bool {
+pub(super) fn is_lab_pool(window: &Window2d) -> bool {
     let o = window.options;
     o.kernel == [2, 2] && o.stride == [2, 2] && o.padding == [0, 0] && o.dilation == [1, 1]
 }
@@ -196,6 +196,42 @@ fn unpool_plane(grad: &[f32], taps: &[f32], window: &Window2d, plane: &mut [Mayb
 /// An output element, written once.
 pub(super) type Out = MaybeUninit<f32>;
 
+/// Pools one plane with the lab's pool (2×2 windows, stride 2: two input rows per output
+/// row, four taps in row-major order) into its maxima and their taps (every element of
+/// `values` and `indices`, `OW` per output row). The plane's rows start `pitch` floats apart
+/// (its width, or more for a plane laid out wider), and each value is read through `read`
+/// (a convolution's bias added as [`MaxPool2dOp::max_pool2d`] would find it in its input).
+///
+/// [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp
+pub(super) fn pool_lab_plane(
+    (plane, pitch): (&[f32], usize),
+    read: impl Fn(f32) -> f32,
+    ow: usize,
+    values: &mut [Out],
+    indices: &mut [Out],
+) {
+    let lines = values
+        .chunks_exact_mut(ow.max(1))
+        .zip(indices.chunks_exact_mut(ow.max(1)));
+    for (oy, (values, indices)) in lines.enumerate() {
+        let top = &plane[2 * oy * pitch..][..2 * ow];
+        let bottom = &plane[(2 * oy + 1) * pitch..][..2 * ow];
+        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for ((value, index), (t, b)) in values.iter_mut().zip(indices.iter_mut()).zip(windows) {
+            let (mut best, mut tap) = (read(t[0]), 0.0);
+            for (v, k) in [(t[1], 1.0), (b[0], 2.0), (b[1], 3.0)] {
+                let v = read(v);
+                if v > best {
+                    best = v;
+                    tap = k;
+                }
+            }
+            *value = Out::new(best);
+            *index = Out::new(tap);
+        }
+    }
+}
+
 /// Pools one `H × W` plane into its `OH × OW` maxima and their taps (every element of
 /// `values` and `indices`).
 pub(super) fn pool_plane(
@@ -209,26 +245,7 @@ pub(super) fn pool_plane(
     let ow = window.output[1];
     let o = window.options;
     if is_lab_pool(window) {
-        // The lab's pools: two input rows per output row, four taps in row-major order.
-        let lines = values
-            .chunks_exact_mut(ow)
-            .zip(indices.chunks_exact_mut(ow));
-        for (oy, (values, indices)) in lines.enumerate() {
-            let top = &plane[2 * oy * w..][..2 * ow];
-            let bottom = &plane[(2 * oy + 1) * w..][..2 * ow];
-            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-            for ((value, index), (t, b)) in values.iter_mut().zip(indices.iter_mut()).zip(windows) {
-                let (mut best, mut tap) = (t[0], 0.0);
-                for (v, k) in [(t[1], 1.0), (b[0], 2.0), (b[1], 3.0)] {
-                    if v > best {
-                        best = v;
-                        tap = k;
-                    }
-                }
-                *value = Out::new(best);
-                *index = Out::new(tap);
-            }
-        }
+        pool_lab_plane((plane, w), |v| v, ow, values, indices);
         return;
     }
     let outputs = values.iter_mut().zip(indices.iter_mut()).enumerate();

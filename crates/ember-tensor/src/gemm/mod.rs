@@ -49,6 +49,14 @@ pub struct MatRef<'a> {
 }
 
 impl<'a> MatRef<'a> {
+    /// The elements, row after row, if the matrix is row-major with no gap between rows.
+    pub(crate) fn contiguous_rows(&self) -> Option<&'a [f32]> {
+        let len = self.rows * self.cols;
+        (self.col_stride == 1 && (self.row_stride == self.cols || self.rows <= 1))
+            .then(|| self.data.get(..len))
+            .flatten()
+    }
+
     /// A view of `data` with the given strides; fails if an element would lie outside `data`.
     pub fn new(
         data: &'a [f32],
