@@ -13,7 +13,7 @@
 //!   computes them, the batch in the same fixed parts: the same bits as the two ops. Other
 //!   windows (and an input gradient the convolution computes by folding) run the two ops.
 //!
-//! [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp
+//! [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp::max_pool2d
 
 use std::mem::MaybeUninit;
 use std::sync::Mutex;

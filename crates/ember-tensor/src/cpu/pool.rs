@@ -202,7 +202,7 @@ pub(super) type Out = MaybeUninit<f32>;
 /// (its width, or more for a plane laid out wider), and each value is read through `read`
 /// (a convolution's bias added as [`MaxPool2dOp::max_pool2d`] would find it in its input).
 ///
-/// [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp
+/// [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp::max_pool2d
 pub(super) fn pool_lab_plane(
     (plane, pitch): (&[f32], usize),
     read: impl Fn(f32) -> f32,

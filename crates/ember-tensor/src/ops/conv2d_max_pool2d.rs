@@ -1,7 +1,8 @@
 //! A convolution followed by a max pooling as one op (the lab CNN's `Conv2d` and
 //! `MaxPool2d`, with the ReLU between them moved after the pooling): shape checks, the `Tensor`
-//! methods, the [`Conv2dMaxPool2dOp`] family whose default bodies run [`Conv2dOp`] and
-//! [`MaxPool2dOp`] one after the other, and the op's conformance cases.
+//! methods, the [`Conv2dMaxPool2dOp`] family whose default bodies run
+//! [`Conv2dOp`](crate::ops::Conv2dOp) and [`MaxPool2dOp`](crate::ops::MaxPool2dOp) one after
+//! the other, and the op's conformance cases.
 //!
 //! Run as two ops, the convolution's whole output (`[N, O, OH, OW]`, 10 MB for the lab CNN's
 //! first layer at batch 100) goes to memory and is read back by the pooling, and the backward
