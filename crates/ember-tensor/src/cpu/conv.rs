@@ -216,10 +216,9 @@ fn weight_gradient_on_grid(
 ) -> Result<CpuStorage> {
     let x = x.as_slice().ok_or_else(not_contiguous)?;
     let grad = grad.as_slice().ok_or_else(not_contiguous)?;
-    let (taps, positions) = (window.patch_len(), grid.positions());
+    let taps = window.patch_len();
     let pixels = window.output[0] * window.output[1];
     let image_len = window.input_len() / window.batch.max(1);
-    let starts = grid.row_starts();
     let engine = one_thread()?;
     // Part `p`'s sum `Σ_n unfold(x_n) · G_nᵀ` over its images, as `[C·kh·kw, O]`.
     let parts = window.batch.clamp(1, WEIGHT_GRADIENT_PARTS);
@@ -229,9 +228,7 @@ fn weight_gradient_on_grid(
             grid.pad(&x[n * image_len..][..image_len], padded);
             let g = &grad[n * out_channels * pixels..][..out_channels * pixels];
             grid.spread(g, out_channels, spread);
-            let a = RowsAt::new(padded, starts, positions)?;
-            let b = MatRef::row_major(spread, out_channels, positions)?.t();
-            gemm_add_rows_at(engine, a, b, &mut part)?;
+            add_image_weight_gradient(engine, grid, (padded, spread), out_channels, &mut part)?;
         }
         Ok(part)
     };
@@ -247,6 +244,22 @@ fn weight_gradient_on_grid(
         &sums.into_iter().collect::<Result<Vec<_>>>()?,
         out_channels,
     ))
+}
+
+/// Adds one image's terms of a stride-1 window's weight gradient, `unfold(x_n) · G_nᵀ`
+/// (`[C·kh·kw, O]`), into `sum`: `padded` holds the image on the grid ([`Grid::pad`]), `spread`
+/// its output gradient spread over the grid ([`Grid::spread`], `[O, positions]`): the GEMM
+/// reads the unfolded rows in place and packs the transpose of the small `G_n`.
+pub(super) fn add_image_weight_gradient(
+    engine: Engine,
+    grid: &Grid,
+    (padded, spread): (&[f32], &[f32]),
+    out_channels: usize,
+    sum: &mut [f32],
+) -> Result<()> {
+    let a = RowsAt::new(padded, grid.row_starts(), grid.positions())?;
+    let b = MatRef::row_major(spread, out_channels, grid.positions())?.t();
+    gemm_add_rows_at(engine, a, b, sum)
 }
 
 /// The weight gradient (`[O, C·kh·kw]`) from the parts' sums (each `[C·kh·kw, O]`, at least

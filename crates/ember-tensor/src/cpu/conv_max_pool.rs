@@ -19,14 +19,13 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use super::conv::{
-    WEIGHT_GRADIENT_PARTS, convolve_images, flipped_weight, not_contiguous, one_thread,
-    product_of_piece, sum_parts, transposed,
+    WEIGHT_GRADIENT_PARTS, add_image_weight_gradient, convolve_images, flipped_weight,
+    not_contiguous, one_thread, product_of_piece, sum_parts, transposed,
 };
 use super::grid::Grid;
 use super::matmul::operand;
-use super::pool::{Out, is_lab_pool, pool_lab_plane, pool_plane, unpool_image};
+use super::pool::{Out, is_lab_pool, pool_lab_plane, pool_plane, unpool_image, unpool_plane};
 use super::{Cpu, CpuStorage, claim_each};
-use crate::gemm::{MatRef, RowsAt, gemm_add_rows_at};
 use crate::ops::conv2d::InputAndWeight;
 use crate::ops::conv2d_max_pool2d::unfused_backward;
 use crate::ops::{Conv2dGradients, Conv2dMaxPool2dOp, Window2d};
@@ -215,9 +214,10 @@ fn backward_on_grid(
     let out_channels = pool.channels;
     let batch = conv.batch;
     let image_len = conv.input_len() / batch.max(1);
-    let pooled_len = out_channels * pool.output[0] * pool.output[1];
+    let plane_out = (pool.output[0] * pool.output[1]).max(1);
+    let pooled_len = out_channels * plane_out;
     let pool_one = Window2d { batch: 1, ..**pool };
-    let (taps, positions, starts) = (conv.patch_len(), grid.positions(), grid.row_starts());
+    let taps = conv.patch_len();
     let engine = one_thread()?;
     // The input gradient's convolution: the flipped weight, on its own grid, image by image.
     let flipped = transposed
@@ -266,18 +266,28 @@ fn backward_on_grid(
         ];
         for (i, n) in part_images(p).enumerate() {
             let pooled = n * pooled_len..(n + 1) * pooled_len;
-            unpool_image(
-                &grad[pooled.clone()],
-                &indices[pooled],
-                &pool_one,
-                &mut s.grad,
-            );
+            let (grad, taps) = (&grad[pooled.clone()], &indices[pooled]);
+            // The lab's pool spreads the pooled gradient straight over the grid; other pools
+            // (and the input gradient) go through the image's convolution-output gradient.
+            let straight = is_lab_pool(pool);
+            if input_gradient.is_some() || !straight {
+                unpool_image(grad, taps, &pool_one, &mut s.grad);
+            }
             if weight_wanted {
                 grid.pad(&x[n * image_len..][..image_len], &mut s.padded);
-                grid.spread(&s.grad, out_channels, &mut s.spread);
-                let a = RowsAt::new(&s.padded, starts, positions)?;
-                let b = MatRef::row_major(&s.spread, out_channels, positions)?.t();
-                gemm_add_rows_at(engine, a, b, &mut sum)?;
+                if straight {
+                    let planes = grid.spread_planes(out_channels, &mut s.spread);
+                    let windows = grad
+                        .chunks_exact(plane_out)
+                        .zip(taps.chunks_exact(plane_out));
+                    for (plane, windows) in planes.zip(windows) {
+                        unpool_plane(windows, &pool_one, (plane, grid.pitch()), |v| v);
+                    }
+                } else {
+                    grid.spread(&s.grad, out_channels, &mut s.spread);
+                }
+                let image = (s.padded.as_slice(), s.spread.as_slice());
+                add_image_weight_gradient(engine, grid, image, out_channels, &mut sum)?;
             }
             if let Some((one, grad_grid, flipped)) = &input_gradient {
                 convolve_images(

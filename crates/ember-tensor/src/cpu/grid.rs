@@ -122,6 +122,20 @@ impl Grid {
     }
 }
 
+impl Grid {
+    /// `spread` as [`Grid::spread`] leaves it for `out_channels` output gradients, cut into
+    /// its planes (`OH` rows of [`Grid::pitch`] floats) for the caller to write the valid
+    /// columns of: the extra columns are zero.
+    pub(super) fn spread_planes<'a>(
+        &self,
+        out_channels: usize,
+        spread: &'a mut Vec<f32>,
+    ) -> std::slice::ChunksExactMut<'a, f32> {
+        reset(spread, out_channels * self.positions());
+        spread.chunks_exact_mut(self.positions().max(1))
+    }
+}
+
 /// `buffer` as `len` zeros, unless it already has that length (then it is left as it is).
 fn reset(buffer: &mut Vec<f32>, len: usize) {
     if buffer.len() != len {

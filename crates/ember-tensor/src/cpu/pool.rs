@@ -96,7 +96,7 @@ fn max_pool2d_backward(
             for (p, plane) in chunk.chunks_exact_mut(plane_in.max(1)).enumerate() {
                 let o = (first + p) * plane_out;
                 let (grad, taps) = (&grad[o..][..plane_out], &indices[o..][..plane_out]);
-                unpool_plane(grad, taps, window, plane);
+                unpool_plane((grad, taps), window, (plane, w), MaybeUninit::new);
             }
         };
         // SAFETY: `unpool_plane` writes every element of its plane.
@@ -143,8 +143,8 @@ pub(super) fn unpool_image(grad: &[f32], taps: &[f32], window: &Window2d, out: &
     if is_lab_pool(window) {
         out.reserve(len);
         let planes = out.spare_capacity_mut()[..len].chunks_exact_mut(plane_in.max(1));
-        for (plane, (grad, taps)) in planes.zip(windows) {
-            unpool_plane(grad, taps, window, plane);
+        for (plane, windows) in planes.zip(windows) {
+            unpool_plane(windows, window, (plane, w), MaybeUninit::new);
         }
         // SAFETY: `unpool_plane` wrote every element of every plane.
         unsafe { out.set_len(len) };
@@ -163,12 +163,20 @@ pub(super) fn is_lab_pool(window: &Window2d) -> bool {
 }
 
 /// The gradient of one `H × W` plane of the lab's pool from its windows' gradients and winning
-/// taps: writes every element of `plane`, including a last row or column no window covers.
-fn unpool_plane(grad: &[f32], taps: &[f32], window: &Window2d, plane: &mut [MaybeUninit<f32>]) {
+/// taps: writes the first `W` elements of each of the plane's `H` rows (`pitch` apart), a last
+/// row or column no window covers included, each value through `wrap`.
+pub(super) fn unpool_plane<T: Copy>(
+    (grad, taps): (&[f32], &[f32]),
+    window: &Window2d,
+    (plane, pitch): (&mut [T], usize),
+    wrap: impl Fn(f32) -> T,
+) {
     let [h, w] = window.input;
     let ow = window.output[1];
-    let zero = MaybeUninit::new(0.0);
-    let mut rows = plane.chunks_exact_mut(w.max(1));
+    let zero = wrap(0.0);
+    let mut rows = plane
+        .chunks_exact_mut(pitch.max(1))
+        .map(|row| &mut row[..w]);
     let windows = grad
         .chunks_exact(ow.max(1))
         .zip(taps.chunks_exact(ow.max(1)));
@@ -179,7 +187,7 @@ fn unpool_plane(grad: &[f32], taps: &[f32], window: &Window2d, plane: &mut [Mayb
         let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
         for ((t, b), (&g, &tap)) in pairs.zip(grad.iter().zip(taps)) {
             // `0.0 + g`, as the general path's sum into zeros gives (−0.0 becomes +0.0).
-            let at = |k: f32| MaybeUninit::new(if tap == k { 0.0 + g } else { 0.0 });
+            let at = |k: f32| wrap(if tap == k { 0.0 + g } else { 0.0 });
             (t[0], t[1], b[0], b[1]) = (at(0.0), at(1.0), at(2.0), at(3.0));
         }
         if w % 2 == 1 {

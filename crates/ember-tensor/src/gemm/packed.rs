@@ -299,7 +299,7 @@ pub(super) unsafe fn strip_blocks(
                 (nr, block, prefetch),
                 &mut transpose,
             );
-            for i0 in (0..m).step_by(mr) {
+            for (i0, rows) in tile_rows(m, mr) {
                 let (a_start, a_rows) = match o.a_rows {
                     Some(rows) => (k0, Some(&rows[i0..])),
                     None => (i0 * a.row_stride + k0 * a.col_stride, None),
@@ -314,7 +314,7 @@ pub(super) unsafe fn strip_blocks(
                     // SAFETY: row i0 < m and column j0 < n lie inside the m×n buffer C.
                     c: unsafe { p.c.get().add(i0 * n + j0) },
                     ldc: n,
-                    rows: (m - i0).min(mr),
+                    rows,
                     width: strip_cols.len(),
                     accumulate: k0 > 0 || o.accumulate,
                 });
@@ -322,6 +322,29 @@ pub(super) unsafe fn strip_blocks(
         }
         k0 += depth;
     }
+}
+
+/// The micro-tiles down `m` rows of a strip, as `(first row, rows)`: full tiles of `mr` rows,
+/// except that a last stretch of between `mr` and `2·mr` rows is split into two tiles of
+/// about half each (32 rows with `mr = 6`: four tiles of 6, two of 4, not a last tile of 2).
+/// A tile of few rows has few accumulators, too few to hide the multiply-add's latency: two
+/// tiles of 4 take less time than one of 6 and one of 2. Each element of `C` is the same sum
+/// whatever tile holds its row.
+fn tile_rows(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut i0 = 0;
+    std::iter::from_fn(move || {
+        let left = m - i0;
+        if left == 0 || mr == 0 {
+            return None;
+        }
+        let rows = if left > mr && left < 2 * mr {
+            left.div_ceil(2)
+        } else {
+            left.min(mr)
+        };
+        i0 += rows;
+        Some((i0 - rows, rows))
+    })
 }
 
 /// Packs `B[k0..k0 + kc, cols]` (at most `nr` columns; rows at `b_rows` when given, as in
