@@ -408,14 +408,6 @@ fn named_shapes() -> Vec<Shape> {
         ),
         shape(
             false,
-            "conv1 fwd, per image: W·cols [32×9]·[9×840]",
-            [32, 9],
-            [9, 840],
-            false,
-            false,
-        ),
-        shape(
-            false,
             "conv1 dWᵀ, per image: cols·Gᵀ [9×840]·[32×840]ᵀ",
             [9, 840],
             [32, 840],
@@ -432,10 +424,10 @@ fn named_shapes() -> Vec<Shape> {
         ),
         shape(
             false,
-            "conv2 dcols, per image: Wᵀ·G [64×288]ᵀ·[64×224]",
-            [64, 288],
-            [64, 224],
-            true,
+            "conv2 dx, per image: W'·cols(G) [32×576]·[576×224]",
+            [32, 576],
+            [576, 224],
+            false,
             false,
         ),
         shape(
@@ -577,7 +569,9 @@ fn gemm_table<B: Backend>(
              as a share of the two cores' FMA peak above (the higher of the two-core figure and \
              twice the one-core one), and over `matrixmultiply` on one. The convolution's \
              products run one image per thread (the threads take different images): their last \
-             two columns are `{selected}` on one thread, against half that peak.\n\n\
+             two columns are `{selected}` on one thread, against half that peak. (The first \
+             layer's forward product, 9 taps per output, is a direct loop, not a GEMM; the second \
+             layer's input gradient is its output gradient convolved with the flipped weight.)\n\n\
              | product | {} | share of peak | speed-up |\n|---|{}---|---|\n",
             names.join(" | "),
             "---|".repeat(names.len()),
