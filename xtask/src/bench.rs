@@ -2,6 +2,8 @@
 //! (`ember-bench`: the CPU and the kernel found, FMA peaks, GEMMs on every kernel, epochs) and
 //! a whole 15-epoch training run, and writes `docs/BENCHMARKS.md`. Everything is built as a
 //! crate that depends on Ember would build it: plain `cargo build --release`, no CPU flags.
+//! With `EMBER_BENCH_PYTORCH=<python with torch>`, PyTorch's epoch of the lab's CNN is measured
+//! in the same run (`xtask/pytorch/lab_cnn.py`) and the `cnn` target is half of it.
 
 use std::process::Command;
 use std::time::Instant;
@@ -67,6 +69,29 @@ fn json_number(json: &str, key: &str) -> Option<f64> {
     rest[..end].parse().ok()
 }
 
+/// PyTorch's epochs of the lab's CNN (`xtask/pytorch/lab_cnn.py`, three epochs on 2 threads),
+/// run by `python`: the fastest and the slowest of epochs 2 and 3 (the first warms up).
+fn pytorch_cnn_epochs(python: &str) -> Result<(f64, f64), String> {
+    let mut cmd = Command::new(python);
+    cmd.current_dir(root())
+        .args(["xtask/pytorch/lab_cnn.py", "3"]);
+    let out = output_of(cmd)?;
+    let epochs: Vec<f64> = out
+        .lines()
+        .filter_map(|line| line.strip_prefix("epoch "))
+        .filter_map(|rest| rest.split_whitespace().nth(1)?.parse().ok())
+        .skip(1)
+        .collect();
+    let fastest = epochs.iter().copied().fold(f64::INFINITY, f64::min);
+    let slowest = epochs.iter().copied().fold(0.0, f64::max);
+    if epochs.is_empty() {
+        return Err(format!(
+            "{python} xtask/pytorch/lab_cnn.py printed no epochs:\n{out}"
+        ));
+    }
+    Ok((fastest, slowest))
+}
+
 /// Entry point of `cargo xtask bench`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let device = match args {
@@ -85,9 +110,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
     build.args(["build", "--release", "--quiet", "-p", "ember-train"]);
     run_command(build)?;
 
+    // PyTorch's `cnn` epoch, measured in this run where a Python with torch is named.
+    let pytorch = match (device.as_str(), std::env::var("EMBER_BENCH_PYTORCH")) {
+        ("cpu", Ok(python)) => Some(pytorch_cnn_epochs(&python)?),
+        _ => None,
+    };
     let ember_bench = || {
         let mut cmd = Command::new(release_binary("ember-bench"));
         cmd.current_dir(root()).args(["--device", &device]);
+        if let Some((fastest, slowest)) = pytorch {
+            cmd.env("EMBER_PYTORCH_CNN_EPOCH", format!("{fastest},{slowest}"));
+        }
         cmd
     };
     let report = output_of(ember_bench())?;
