@@ -2,9 +2,10 @@
 //! Backward needs the input, the weight and the indices of the maxima (saved); the
 //! convolution's output itself is never kept.
 
-use ember_tensor::Backend;
-use ember_tensor::ops::{Conv2dGradients, WindowOptions};
+use ember_tensor::ops::WindowOptions;
+use ember_tensor::{Backend, Tensor};
 
+use super::conv2d::record_convolution;
 use crate::Result;
 use crate::var::Var;
 
@@ -41,25 +42,14 @@ impl<B: Backend> Var<B> {
         conv: WindowOptions,
         pool: WindowOptions,
     ) -> Result<Var<B>> {
-        let x = self.value();
-        let w = weight.value();
-        let b = bias.map(Var::value);
-        let (y, indices) = x.conv2d_max_pool2d(&w, b.as_ref(), conv, pool)?;
-        let wanted = Conv2dGradients {
-            input: self.requires_grad(),
-            weight: weight.requires_grad(),
+        // The forward pass's indices of the maxima are what backward needs besides x and W.
+        let forward = |x: &Tensor<B>, w: &Tensor<B>, b: Option<&Tensor<B>>| {
+            x.conv2d_max_pool2d(w, b, conv, pool)
         };
-        let wants_bias = bias.is_some_and(Var::requires_grad);
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
-        Ok(Var::from_op(y, "conv2d_max_pool2d", &inputs, move |g| {
-            let (grad_x, grad_w) =
-                x.conv2d_max_pool2d_backward(&w, (g, &indices), (conv, pool), wanted)?;
-            let mut grads = vec![grad_x, grad_w];
-            if b.is_some() {
-                grads.push(wants_bias.then(|| g.channel_sums()).transpose()?);
-            }
-            Ok(grads)
-        }))
+        let grads =
+            move |x: &Tensor<B>, w: &Tensor<B>, g: &Tensor<B>, indices: &Tensor<B>, wanted| {
+                x.conv2d_max_pool2d_backward(w, (g, indices), (conv, pool), wanted)
+            };
+        record_convolution("conv2d_max_pool2d", (self, weight, bias), forward, grads)
     }
 }
