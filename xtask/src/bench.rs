@@ -69,9 +69,10 @@ fn json_number(json: &str, key: &str) -> Option<f64> {
     rest[..end].parse().ok()
 }
 
-/// PyTorch's epochs of the lab's CNN (`xtask/pytorch/lab_cnn.py`, three epochs on 2 threads),
-/// run by `python`: the fastest and the slowest of epochs 2 and 3 (the first warms up).
-fn pytorch_cnn_epochs(python: &str) -> Result<(f64, f64), String> {
+/// PyTorch's epochs of the lab's CNN (`xtask/pytorch/lab_cnn.py`, three epochs on 2 threads,
+/// on Fashion-MNIST where it finds it), run by `python`: the fastest and the slowest of epochs
+/// 2 and 3 (the first warms up), and the data it trained on.
+fn pytorch_cnn_epochs(python: &str) -> Result<(f64, f64, String), String> {
     let mut cmd = Command::new(python);
     cmd.current_dir(root())
         .args(["xtask/pytorch/lab_cnn.py", "3"]);
@@ -82,6 +83,12 @@ fn pytorch_cnn_epochs(python: &str) -> Result<(f64, f64), String> {
         .filter_map(|rest| rest.split_whitespace().nth(1)?.parse().ok())
         .skip(1)
         .collect();
+    let data = out
+        .lines()
+        .find_map(|line| line.strip_prefix("data "))
+        .unwrap_or("unknown")
+        .trim()
+        .to_string();
     let fastest = epochs.iter().copied().fold(f64::INFINITY, f64::min);
     let slowest = epochs.iter().copied().fold(0.0, f64::max);
     if epochs.is_empty() {
@@ -89,7 +96,7 @@ fn pytorch_cnn_epochs(python: &str) -> Result<(f64, f64), String> {
             "{python} xtask/pytorch/lab_cnn.py printed no epochs:\n{out}"
         ));
     }
-    Ok((fastest, slowest))
+    Ok((fastest, slowest, data))
 }
 
 /// Entry point of `cargo xtask bench`.
@@ -118,8 +125,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let ember_bench = || {
         let mut cmd = Command::new(release_binary("ember-bench"));
         cmd.current_dir(root()).args(["--device", &device]);
-        if let Some((fastest, slowest)) = pytorch {
-            cmd.env("EMBER_PYTORCH_CNN_EPOCH", format!("{fastest},{slowest}"));
+        if let Some((fastest, slowest, data)) = &pytorch {
+            cmd.env(
+                "EMBER_PYTORCH_CNN_EPOCH",
+                format!("{fastest},{slowest},{data}"),
+            );
         }
         cmd
     };

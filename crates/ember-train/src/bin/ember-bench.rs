@@ -737,20 +737,29 @@ fn epochs<B: Backend>(
 /// 35.5–42 s. The target is half of its fast end.
 const PYTORCH_CNN_EPOCH: (f64, f64) = (35.5, 42.0);
 
-/// PyTorch's epoch of the lab's CNN as `EMBER_PYTORCH_CNN_EPOCH=fastest,slowest` gives it
+/// PyTorch's epoch of the lab's CNN as `EMBER_PYTORCH_CNN_EPOCH=fastest,slowest,data` gives it
 /// (`cargo xtask bench` measures it in the same run when it can), with where it comes from;
 /// otherwise [`PYTORCH_CNN_EPOCH`].
-fn pytorch_cnn_epoch() -> ((f64, f64), &'static str) {
+fn pytorch_cnn_epoch() -> ((f64, f64), String) {
     let measured = std::env::var("EMBER_PYTORCH_CNN_EPOCH").ok().and_then(|v| {
-        let (fastest, slowest) = v.split_once(',')?;
-        Some((fastest.trim().parse().ok()?, slowest.trim().parse().ok()?))
+        let mut fields = v.split(',').map(str::trim);
+        let fastest = fields.next()?.parse().ok()?;
+        let slowest = fields.next()?.parse().ok()?;
+        let data = fields.next().unwrap_or("unknown").to_string();
+        Some(((fastest, slowest), data))
     });
     match measured {
-        Some(epoch) => (
+        Some((epoch, data)) => (
             epoch,
-            "measured in this run on this machine (`xtask/pytorch/lab_cnn.py`, epochs 2–3, 2 threads)",
+            format!(
+                "measured in this run on this machine on {data} data (`xtask/pytorch/lab_cnn.py`, \
+                 epochs 2–3, 2 threads)"
+            ),
         ),
-        None => (PYTORCH_CNN_EPOCH, "on the Zen 3 machine of issue 12"),
+        None => (
+            PYTORCH_CNN_EPOCH,
+            "on the Zen 3 machine of issue 12".to_string(),
+        ),
     }
 }
 
