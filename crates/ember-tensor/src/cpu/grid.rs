@@ -120,9 +120,7 @@ impl Grid {
             copy_floats(&mut row[..self.cols], line, |v| v);
         }
     }
-}
 
-impl Grid {
     /// `spread` as [`Grid::spread`] leaves it for `out_channels` output gradients, cut into
     /// its planes (`OH` rows of [`Grid::pitch`] floats) for the caller to write the valid
     /// columns of: the extra columns are zero.
