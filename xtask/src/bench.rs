@@ -89,13 +89,13 @@ fn pytorch_cnn_epochs(python: &str) -> Result<(f64, f64, String), String> {
         .unwrap_or("unknown")
         .trim()
         .to_string();
-    let fastest = epochs.iter().copied().fold(f64::INFINITY, f64::min);
-    let slowest = epochs.iter().copied().fold(0.0, f64::max);
     if epochs.is_empty() {
         return Err(format!(
             "{python} xtask/pytorch/lab_cnn.py printed no epochs:\n{out}"
         ));
     }
+    let fastest = epochs.iter().copied().fold(f64::INFINITY, f64::min);
+    let slowest = epochs.iter().copied().fold(0.0, f64::max);
     Ok((fastest, slowest, data))
 }
 

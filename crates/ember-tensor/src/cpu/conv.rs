@@ -402,14 +402,13 @@ pub(super) fn product_of_piece(
         Some(grid) => {
             grid.pad(source, padded);
             product.resize(out_channels * grid.positions(), 0.0);
+            // Checks every tap's run against the padded image, for either path.
+            let b = RowsAt::new(padded, grid.row_starts(), grid.positions())?;
             match weight.contiguous_rows().filter(|_| rows <= FEW_TAPS) {
                 Some(weight) => {
                     few_taps_product(weight, padded, grid.row_starts(), grid.positions(), product)
                 }
-                None => {
-                    let b = RowsAt::new(padded, grid.row_starts(), grid.positions())?;
-                    gemm_rows_at(engine, weight, b, product)?;
-                }
+                None => gemm_rows_at(engine, weight, b, product)?,
             }
             (grid.positions(), grid.pitch())
         }
@@ -458,6 +457,7 @@ multiversion! {
             // Runs of `RUN` outputs summed in registers over every tap, then stored once.
             let mut runs = row.chunks_exact_mut(RUN);
             let run_at = |start: usize, r: usize| -> &[f32; RUN] {
+                // The caller checked every run against `padded`: the fallback is never taken.
                 padded[start + r * RUN..]
                     .first_chunk::<RUN>()
                     .unwrap_or(&[0.0; RUN])

@@ -232,6 +232,9 @@ fn backward_on_grid(
         _ => None,
     };
 
+    // The lab's pool spreads the pooled gradient straight over the grid; other pools (and the
+    // input gradient) go through each image's convolution-output gradient.
+    let straight = is_lab_pool(pool);
     let parts = batch.clamp(1, WEIGHT_GRADIENT_PARTS);
     let part_images = |p: usize| p * batch / parts..(p + 1) * batch / parts;
     let dx_len = if input_gradient.is_some() {
@@ -267,9 +270,6 @@ fn backward_on_grid(
         for (i, n) in part_images(p).enumerate() {
             let pooled = n * pooled_len..(n + 1) * pooled_len;
             let (grad, taps) = (&grad[pooled.clone()], &indices[pooled]);
-            // The lab's pool spreads the pooled gradient straight over the grid; other pools
-            // (and the input gradient) go through the image's convolution-output gradient.
-            let straight = is_lab_pool(pool);
             if input_gradient.is_some() || !straight {
                 unpool_image(grad, taps, &pool_one, &mut s.grad);
             }
