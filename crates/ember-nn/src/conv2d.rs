@@ -184,8 +184,9 @@ impl<B: Backend> Module<B> for Conv2d<B> {
             })
     }
 
-    /// The convolution and `pool` as one op (`Var::conv2d_max_pool2d`): the same values and
-    /// gradients as the two layers, without this layer's whole output in memory.
+    /// The convolution and `pool` as one op (`Var::conv2d_max_pool2d`): the same values as
+    /// the two layers and the same gradients (up to the order of their sums), without this
+    /// layer's whole output in memory.
     fn forward_max_pooled(&self, x: &Var<B>, pool: &MaxPool2d) -> Option<Result<Var<B>>> {
         let fused = self.check_input(x).and_then(|()| {
             x.conv2d_max_pool2d(

@@ -323,8 +323,10 @@ fn sequential_pools_before_a_layer_that_commutes_with_max_pooling() {
 }
 
 /// `Sequential(Conv2d, ReLU, MaxPool2d)` runs the convolution and the pooling as one op, then
-/// the ReLU: the same values and input and weight gradients, to the bit, as the three layers
-/// called one by one; the bias gradient is the same sum taken over the pooled gradient.
+/// the ReLU: the same values, to the bit, as the three layers called one by one. The input and
+/// weight gradients are the same bits with one input channel (the convolution's own backward
+/// pass) and the same sums in another order with 16 (walked from the pooling's winners); the
+/// bias gradient is the same sum taken over the pooled gradient.
 #[test]
 fn sequential_fuses_a_convolution_with_the_max_pooling_after_it() {
     use ember_nn::{Conv2d, Conv2dConfig, MaxPool2d};
@@ -369,15 +371,25 @@ fn sequential_fuses_a_convolution_with_the_max_pooling_after_it() {
             .iter()
             .map(|p| p.grad().unwrap())
             .collect();
-        assert_eq!(bits(x.grad().unwrap()), bits(x_alone.grad().unwrap()), "dx");
-        assert_eq!(bits(fused[0].clone()), bits(alone[0].clone()), "dW");
-        let (fused_bias, alone_bias) = (fused[1].to_vec().unwrap(), alone[1].to_vec().unwrap());
-        for (a, b) in fused_bias.iter().zip(&alone_bias) {
-            assert!(
-                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
-                "db: {a} against {b}"
-            );
+        let (dx, dx_alone) = (x.grad().unwrap(), x_alone.grad().unwrap());
+        let close = |what: &str, got: Tensor<Cpu>, want: Tensor<Cpu>| {
+            for (a, b) in got.to_vec().unwrap().iter().zip(&want.to_vec().unwrap()) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "{what}: {a} against {b}"
+                );
+            }
+        };
+        if channels < 8 {
+            // The convolution's own backward pass, image by image: the same bits.
+            assert_eq!(bits(dx), bits(dx_alone), "dx");
+            assert_eq!(bits(fused[0].clone()), bits(alone[0].clone()), "dW");
+        } else {
+            // Walked from the pooling's winners: the same terms, summed in another order.
+            close("dx", dx, dx_alone);
+            close("dW", fused[0].clone(), alone[0].clone());
         }
+        close("db", fused[1].clone(), alone[1].clone());
     }
 
     // A wrong input names the convolution and the pooling it runs with.

@@ -11,8 +11,9 @@ use crate::var::Var;
 
 impl<B: Backend> Var<B> {
     /// `max_pool2d(conv2d(x, weight, bias, conv), pool)` as one op
-    /// ([`ember_tensor::Tensor::conv2d_max_pool2d`]): the same values and gradients as
-    /// [`Var::conv2d`] then [`Var::max_pool2d`], without the convolution's output in memory.
+    /// ([`ember_tensor::Tensor::conv2d_max_pool2d`]): the same values as [`Var::conv2d`] then
+    /// [`Var::max_pool2d`] and the same gradients (up to the order of their sums), without the
+    /// convolution's output in memory.
     ///
     /// Gradients: `dx` and `dW` from [`ember_tensor::Tensor::conv2d_max_pool2d_backward`],
     /// `db` the pooled output's gradient summed over `N`, `H` and `W` (each window's gradient

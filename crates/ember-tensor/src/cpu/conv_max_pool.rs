@@ -7,11 +7,14 @@
 //! - **Forward**: each image convolved as [`Conv2dOp::conv2d`](crate::ops::Conv2dOp) does it
 //!   (`conv.rs`), then pooled plane by plane as [`MaxPool2dOp::max_pool2d`] does: the same
 //!   values and indices as the two ops.
-//! - **Backward**, for a stride-1 convolution: each image's pooled gradient is spread back
-//!   over its convolution output (`unpool_image`), then that image's terms of the weight
-//!   gradient and its input gradient are computed as the convolution's own backward pass
-//!   computes them, the batch in the same fixed parts: the same bits as the two ops. Other
-//!   windows (and an input gradient the convolution computes by folding) run the two ops.
+//! - **Backward**, with 8 or more input channels and a pooling that keeps at most half the
+//!   outputs: from the pooling's winners alone (`pool_winners.rs`), the same terms as the two
+//!   ops' sums less their zero ones, added in another order. Otherwise, for a stride-1
+//!   convolution: each image's pooled gradient is spread back over its convolution output
+//!   (`unpool_image`), then that image's terms of the weight gradient and its input gradient
+//!   are computed as the convolution's own backward pass computes them, the batch in the same
+//!   fixed parts: the same bits as the two ops. Other windows (and an input gradient the
+//!   convolution computes by folding) run the two ops.
 //!
 //! [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp::max_pool2d
 
@@ -25,7 +28,7 @@ use super::conv::{
 use super::grid::Grid;
 use super::matmul::operand;
 use super::pool::{Out, is_lab_pool, pool_lab_plane, pool_plane, unpool_image, unpool_plane};
-use super::{Cpu, CpuStorage, claim_each};
+use super::{Cpu, CpuStorage, claim_each, pool_winners};
 use crate::ops::conv2d::InputAndWeight;
 use crate::ops::conv2d_max_pool2d::unfused_backward;
 use crate::ops::{Conv2dGradients, Conv2dMaxPool2dOp, Window2d};
@@ -58,6 +61,16 @@ impl Conv2dMaxPool2dOp<Cpu> for Cpu {
     ) -> Result<InputAndWeight<CpuStorage>> {
         if !wanted.input && !wanted.weight {
             return Ok((None, None));
+        }
+        if pool_winners::applies(conv, pool) {
+            return timed(Category::ConvMaxPoolBackward, || {
+                pool_winners::backward(
+                    (x, weight),
+                    (grad, indices),
+                    (conv, pool),
+                    (wanted.input, wanted.weight),
+                )
+            });
         }
         let transposed = transposed(conv, pool.channels);
         match Grid::of(conv) {
@@ -344,32 +357,54 @@ mod tests {
         t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()
     }
 
-    /// The fused op gives the bits of the convolution and the pooling run one after the other:
-    /// the lab CNN's blocks (batch 11: parts of unequal sizes), a pooling with overlapping,
-    /// padded windows, a convolution with fewer channels than the flipped-weight input
-    /// gradient needs, and a stride-2 convolution (both left to the two ops).
+    /// The largest difference between `got` and `want`, relative to `1 + |want|`.
+    fn worst_difference(got: &Tensor<Cpu>, want: &Tensor<Cpu>) -> f32 {
+        let (got, want) = (got.to_vec().unwrap(), want.to_vec().unwrap());
+        assert_eq!(got.len(), want.len());
+        got.iter()
+            .zip(&want)
+            .map(|(g, w)| (g - w).abs() / (1.0 + w.abs()))
+            .fold(0.0, f32::max)
+    }
+
+    /// The fused op gives the values and indices of the convolution and the pooling run one
+    /// after the other, bit for bit. Its gradients are the same bits where it runs the
+    /// convolution's own backward pass image by image, and the same sums in another order
+    /// where it walks the pooling's winners (`pool_winners.rs`: eight or more input channels
+    /// and a pooling that keeps at most half the outputs). The configurations: the lab CNN's
+    /// blocks (batch 11: parts of unequal sizes), a pooling with overlapping, padded windows,
+    /// a convolution with fewer channels than the flipped-weight input gradient needs, a
+    /// stride-2 convolution (left to the two ops), and a dilated stride-2 convolution with
+    /// enough channels for the winners.
     #[test]
-    fn fused_gives_the_bits_of_the_two_ops() {
+    fn fused_gives_the_results_of_the_two_ops() {
         let lab = WindowOptions::new([3, 3]).padding([1, 1]);
         let lab_pool = WindowOptions::new([2, 2]).stride([2, 2]);
         let overlapping = WindowOptions::new([3, 3]).stride([2, 2]).padding([1, 1]);
+        let dilated = WindowOptions::new([3, 2])
+            .stride([2, 2])
+            .padding([2, 1])
+            .dilation([2, 1]);
+        // (input, weight, convolution, pooling, whether the winners are walked)
         let configurations = [
-            ([11, 1, 28, 28], [32, 1, 3, 3], lab, lab_pool),
-            ([11, 32, 14, 14], [64, 32, 3, 3], lab, lab_pool),
-            ([3, 9, 9, 7], [5, 9, 3, 3], lab, overlapping),
-            ([2, 3, 8, 8], [4, 3, 3, 3], lab, lab_pool),
+            ([11, 1, 28, 28], [32, 1, 3, 3], lab, lab_pool, false),
+            ([11, 32, 14, 14], [64, 32, 3, 3], lab, lab_pool, true),
+            ([3, 9, 9, 7], [5, 9, 3, 3], lab, overlapping, true),
+            ([2, 3, 8, 8], [4, 3, 3, 3], lab, lab_pool, false),
             (
                 [2, 3, 11, 9],
                 [4, 3, 3, 3],
                 WindowOptions::new([3, 3]).stride([2, 2]),
                 lab_pool,
+                false,
             ),
+            ([3, 40, 13, 11], [6, 40, 3, 2], dilated, overlapping, true),
         ];
         let wanted = Conv2dGradients {
             input: true,
             weight: true,
         };
-        for (i, (input, weight, conv, pool)) in configurations.into_iter().enumerate() {
+        for (i, (input, weight, conv, pool, winners)) in configurations.into_iter().enumerate() {
             let (x, w, b) = (
                 tensor(&input, i),
                 tensor(&weight, 10 + i),
@@ -385,7 +420,8 @@ mod tests {
                 "configuration {i}: indices"
             );
 
-            let g = tensor(y.dims(), 30 + i);
+            // Some pooled gradients zero, as a ReLU after the pooling leaves them.
+            let g = tensor(y.dims(), 30 + i).relu().unwrap();
             let (dx, dw) = x
                 .conv2d_max_pool2d_backward(&w, (&g, &indices), (conv, pool), wanted)
                 .unwrap();
@@ -393,27 +429,37 @@ mod tests {
                 .max_pool2d_backward(&indices, convolved.shape(), pool)
                 .unwrap();
             let (want_dx, want_dw) = x.conv2d_backward(&w, &g_conv, conv, wanted).unwrap();
-            assert_eq!(
-                bits(&dx.unwrap()),
-                bits(&want_dx.unwrap()),
-                "configuration {i}: dx"
-            );
-            assert_eq!(
-                bits(&dw.unwrap()),
-                bits(&want_dw.unwrap()),
-                "configuration {i}: dW"
-            );
+            let (dx, dw, want_dx, want_dw) =
+                (dx.unwrap(), dw.unwrap(), want_dx.unwrap(), want_dw.unwrap());
+            if winners {
+                for (what, got, want) in [("dx", &dx, &want_dx), ("dW", &dw, &want_dw)] {
+                    let worst = worst_difference(got, want);
+                    assert!(worst < 1e-5, "configuration {i}: {what} differs by {worst}");
+                }
+            } else {
+                assert_eq!(bits(&dx), bits(&want_dx), "configuration {i}: dx");
+                assert_eq!(bits(&dw), bits(&want_dw), "configuration {i}: dW");
+            }
 
-            // Each gradient alone.
+            // Each gradient alone, the same as both together.
             for wanted in [(true, false), (false, true)] {
                 let wanted = Conv2dGradients {
                     input: wanted.0,
                     weight: wanted.1,
                 };
-                let (dx, dw) = x
+                let (dx_alone, dw_alone) = x
                     .conv2d_max_pool2d_backward(&w, (&g, &indices), (conv, pool), wanted)
                     .unwrap();
-                assert_eq!((dx.is_some(), dw.is_some()), (wanted.input, wanted.weight));
+                assert_eq!(
+                    (dx_alone.is_some(), dw_alone.is_some()),
+                    (wanted.input, wanted.weight)
+                );
+                if let Some(dx_alone) = dx_alone {
+                    assert_eq!(bits(&dx_alone), bits(&dx), "configuration {i}: dx alone");
+                }
+                if let Some(dw_alone) = dw_alone {
+                    assert_eq!(bits(&dw_alone), bits(&dw), "configuration {i}: dW alone");
+                }
             }
         }
     }

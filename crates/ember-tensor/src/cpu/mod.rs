@@ -12,6 +12,7 @@ mod layout;
 mod matmul;
 mod optimizer;
 mod pool;
+mod pool_winners;
 mod reduce;
 mod rows;
 pub(crate) mod simd;
