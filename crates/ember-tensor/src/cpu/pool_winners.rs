@@ -14,13 +14,19 @@
 //! less) of the multiplications of the dense product, whose other terms are all zero. Both
 //! sums run over channels as vectors, so the image is laid out channel-last and padded
 //! (`[H + 2·ph, W + 2·pw, C]`), the weight `[O, kh·kw, C]`, and the input gradient is summed
-//! the same way and moved back to `[C, H, W]` at the end.
+//! the same way and moved back to `[C, H, W]` at the end. In those layouts a row of a window
+//! (`kw · C` floats, 96 for the lab CNN's second layer) lies in one run, which is held in
+//! registers while the terms are added into it:
 //!
-//! The terms are those of the dense sums (less the zero ones), added in another order: per
-//! output channel, per tap, winners in order. The batch is summed in the convolution's fixed
-//! parts, so the bits do not depend on the number of threads. A zero pooled gradient adds no
-//! term even where the input holds an infinity or a NaN, as the zero terms of the dense sums
-//! would spread it.
+//! - dW, output channel by output channel: each kernel row of `o` sums its winners in order;
+//! - dx, position by position (the winners grouped by where their window starts): each row
+//!   of the window sums the terms of the output channels that won there, in order, and is
+//!   written back once.
+//!
+//! The terms are those of the dense sums (less the zero ones), added in another order. The
+//! batch is summed in the convolution's fixed parts, so the bits do not depend on the number
+//! of threads. A zero pooled gradient adds no term even where the input holds an infinity or
+//! a NaN, as the zero terms of the dense sums would spread it.
 
 use std::mem::MaybeUninit;
 
@@ -63,8 +69,9 @@ pub(super) fn backward(
     let batch = conv.batch;
     let image_len = conv.input_len() / batch.max(1);
     let pooled_len = pool.channels * pool.output[0] * pool.output[1];
-    let weight_len = layout.out_channels * layout.offsets.len() * layout.channels;
+    let weight_len = layout.out_channels * layout.kernel_len();
     let weight_t = input_wanted.then(|| layout.channel_last_weight(weight));
+    let targets = Targets::of(pool, &layout);
 
     let parts = batch.clamp(1, WEIGHT_GRADIENT_PARTS);
     let part_images = |p: usize| p * batch / parts..(p + 1) * batch / parts;
@@ -88,7 +95,7 @@ pub(super) fn backward(
         for (i, n) in part_images(p).enumerate() {
             let pooled = n * pooled_len..(n + 1) * pooled_len;
             s.winners
-                .collect((&grad[pooled.clone()], &taps[pooled]), pool, &layout);
+                .collect((&grad[pooled.clone()], &taps[pooled]), &targets);
             if weight_wanted {
                 layout.pad_channel_last(&x[n * image_len..][..image_len], &mut s.image);
                 add_weight_terms(&s.image, &s.winners, &layout, sum);
@@ -130,9 +137,15 @@ struct Layout {
     padded_width: usize,
     /// Stride of the convolution's window.
     stride: [usize; 2],
-    /// Where each tap `(i, j)` of a window reads, from the window's first tap, in floats of the
-    /// padded channel-last image.
-    offsets: Vec<usize>,
+    /// Taps of a window, `kh · kw`.
+    taps: usize,
+    /// A window's taps in runs that lie together in the padded channel-last image: a row of
+    /// the kernel (`kw · C` floats) when the window is not dilated along the width, else one
+    /// tap (`C` floats). `segments[k]` is where run `k` starts, from the window's first tap;
+    /// in a weight or weight gradient laid out `[O, kh·kw, C]` it is floats
+    /// `k·segment_len..(k+1)·segment_len` of an output channel's kernel.
+    segments: Vec<usize>,
+    segment_len: usize,
 }
 
 impl Layout {
@@ -140,12 +153,15 @@ impl Layout {
         let o = &conv.options;
         let channels = conv.channels;
         let padded_width = conv.input[1] + 2 * o.padding[1];
-        let offsets = (0..o.kernel[0])
-            .flat_map(|i| {
-                (0..o.kernel[1])
-                    .map(move |j| (i * o.dilation[0] * padded_width + j * o.dilation[1]) * channels)
-            })
-            .collect();
+        let [kh, kw] = o.kernel;
+        let tap = |i: usize, j: usize| i * o.dilation[0] * padded_width + j * o.dilation[1];
+        let (segments, segment_len) = if o.dilation[1] == 1 {
+            let rows = (0..kh).map(|i| tap(i, 0) * channels).collect();
+            (rows, kw * channels)
+        } else {
+            let taps = (0..kh).flat_map(|i| (0..kw).map(move |j| tap(i, j) * channels));
+            (taps.collect(), channels)
+        };
         Layout {
             channels,
             out_channels,
@@ -153,8 +169,15 @@ impl Layout {
             padding: o.padding,
             padded_width,
             stride: o.stride,
-            offsets,
+            taps: kh * kw,
+            segments,
+            segment_len,
         }
+    }
+
+    /// Floats of one output channel's kernel, `kh · kw · C`.
+    fn kernel_len(&self) -> usize {
+        self.taps * self.channels
     }
 
     /// Floats of a padded channel-last image.
@@ -204,7 +227,7 @@ impl Layout {
 
     /// The weight `[O, C, kh, kw]` laid out `[O, kh·kw, C]`.
     fn channel_last_weight(&self, weight: &[f32]) -> Vec<f32> {
-        let (channels, taps) = (self.channels, self.offsets.len());
+        let (channels, taps) = (self.channels, self.taps);
         let mut out = vec![0.0; weight.len()];
         for (to, from) in out
             .chunks_exact_mut((taps * channels).max(1))
@@ -221,7 +244,7 @@ impl Layout {
 
     /// The parts' sums (each `[O, kh·kw, C]`) added in order, laid out `[O, C, kh, kw]`.
     fn sum_channel_first(&self, sums: &[Vec<f32>]) -> CpuStorage {
-        let (channels, taps) = (self.channels, self.offsets.len());
+        let (channels, taps) = (self.channels, self.taps);
         let mut out = vec![0.0; self.out_channels * channels * taps];
         let Some((first, rest)) = sums.split_first() else {
             return CpuStorage::from(out);
@@ -246,37 +269,176 @@ struct Winners {
     starts: Vec<usize>,
     /// Winners of output channel `o`: `bounds[o]..bounds[o + 1]`.
     bounds: Vec<usize>,
+    /// Each winner's position in the convolution's output (`oy · OW + ox`).
+    positions: Vec<usize>,
+    /// The same winners position by position.
+    by_position: Positions,
+}
+
+/// Where the pooling's windows took their maxima from, worked out once per call.
+struct Targets {
+    /// Windows of one plane of the pooling, and taps of each.
+    windows: usize,
+    taps: usize,
+    /// The convolution's output position (`oy · OW + ox`) read by tap `t` of window `w`, at
+    /// `w · taps + t`, or `usize::MAX` for a padding tap.
+    positions: Vec<usize>,
+    /// Where each output position's window starts in the padded channel-last image.
+    starts: Vec<usize>,
+    /// Floats of one output channel's kernel (see [`Layout::kernel_len`]).
+    kernel_len: usize,
+}
+
+impl Targets {
+    fn of(pool: &Window2d, layout: &Layout) -> Self {
+        let [ph, pw] = pool.output;
+        let [kh, kw] = pool.options.kernel;
+        let ow = pool.input[1];
+        let positions = (0..ph * pw)
+            .flat_map(|w| {
+                (0..kh * kw).map(move |t| {
+                    pool.source(w / pw.max(1), w % pw.max(1), t / kw, t % kw)
+                        .map_or(usize::MAX, |(oy, ox)| oy * ow + ox)
+                })
+            })
+            .collect();
+        let starts = (0..pool.input[0] * ow)
+            .map(|p| layout.window_start(p / ow.max(1), p % ow.max(1)))
+            .collect();
+        Targets {
+            windows: ph * pw,
+            taps: kh * kw,
+            positions,
+            starts,
+            kernel_len: layout.kernel_len(),
+        }
+    }
+
+    /// The output position window `window`'s tap `tap` (as the pooling gives it, an `f32`)
+    /// names: `None` for a padding tap or a value no pooling gives.
+    #[inline]
+    fn position(&self, window: usize, tap: f32) -> Option<usize> {
+        let tap = tap as usize;
+        if tap >= self.taps {
+            return None;
+        }
+        let p = *self.positions.get(window * self.taps + tap)?;
+        (p != usize::MAX).then_some(p)
+    }
+}
+
+/// Winners grouped by their position in the convolution's output, output channels in order
+/// within a position.
+#[derive(Default)]
+struct Positions {
+    /// Each winner's gradient, and where its output channel's kernel starts in a weight laid
+    /// out `[O, kh·kw, C]`.
+    grads: Vec<f32>,
+    kernels: Vec<usize>,
+    /// Winners at position `p`: `bounds[p]..bounds[p + 1]`.
+    bounds: Vec<usize>,
+    /// Where each position's window starts in the padded channel-last image.
+    starts: Vec<usize>,
+    /// The next free slot of each position, while filling.
+    next: Vec<usize>,
+}
+
+impl Positions {
+    /// The positions that won at least one window: where each one's window starts, and its
+    /// winners' gradients and kernels.
+    fn groups(&self) -> impl Iterator<Item = (usize, &[f32], &[usize])> {
+        self.bounds
+            .windows(2)
+            .zip(&self.starts)
+            .filter(|(b, _)| b[0] < b[1])
+            .map(|(b, &start)| (start, &self.grads[b[0]..b[1]], &self.kernels[b[0]..b[1]]))
+    }
 }
 
 impl Winners {
     /// Collects the winners of one image's pooled gradient and taps (`[O, PH, PW]`). A tap that
     /// names no position of the convolution's output (the pooling's padding, or a value no
     /// pooling gives) adds nothing.
-    fn collect(&mut self, (grad, taps): (&[f32], &[f32]), pool: &Window2d, layout: &Layout) {
-        self.grads.clear();
-        self.starts.clear();
+    fn collect(&mut self, (grad, taps): (&[f32], &[f32]), targets: &Targets) {
+        let windows = targets.windows.max(1);
+        let cap = grad.len();
+        self.grads.resize(cap, 0.0);
+        self.starts.resize(cap, 0);
+        self.positions.resize(cap, 0);
         self.bounds.clear();
         self.bounds.push(0);
-        let [ph, pw] = pool.output;
-        let (kw, pool_taps) = (pool.options.kernel[1].max(1), pool.taps());
-        let windows = (ph * pw).max(1);
+        let (grads, starts, positions) = (
+            &mut self.grads[..],
+            &mut self.starts[..],
+            &mut self.positions[..],
+        );
+        // Every pooled value written in place, kept (`len` moved on) when its gradient is not
+        // zero: no branch on the gradient, which a ReLU makes zero at random.
+        let mut len = 0;
         for (grad, taps) in grad.chunks_exact(windows).zip(taps.chunks_exact(windows)) {
-            let rows = grad
-                .chunks_exact(pw.max(1))
-                .zip(taps.chunks_exact(pw.max(1)));
-            for (py, (grad, taps)) in rows.enumerate() {
-                for (px, (&g, &tap)) in grad.iter().zip(taps).enumerate() {
-                    let tap = tap as usize;
-                    if g == 0.0 || tap >= pool_taps {
-                        continue;
-                    }
-                    if let Some((oy, ox)) = pool.source(py, px, tap / kw, tap % kw) {
-                        self.grads.push(g);
-                        self.starts.push(layout.window_start(oy, ox));
-                    }
-                }
+            for (window, (&g, &tap)) in grad.iter().zip(taps).enumerate() {
+                let Some(p) = targets.position(window, tap) else {
+                    continue;
+                };
+                grads[len] = g;
+                starts[len] = targets.starts[p];
+                positions[len] = p;
+                len += usize::from(g != 0.0);
             }
-            self.bounds.push(self.grads.len());
+            self.bounds.push(len);
+        }
+        self.grads.truncate(len);
+        self.starts.truncate(len);
+        self.positions.truncate(len);
+        self.group_by_position(targets.starts.len(), targets.kernel_len);
+    }
+
+    /// Fills `by_position` from the winners (a counting sort: channels stay in order).
+    fn group_by_position(&mut self, positions: usize, kernel_len: usize) {
+        let Winners {
+            grads,
+            starts,
+            bounds,
+            positions: winner_positions,
+            by_position: to,
+            ..
+        } = self;
+        to.bounds.clear();
+        to.bounds.resize(positions + 1, 0);
+        for &p in winner_positions.iter() {
+            to.bounds[p + 1] += 1;
+        }
+        for p in 0..positions {
+            to.bounds[p + 1] += to.bounds[p];
+        }
+        let len = grads.len();
+        to.starts.clear();
+        to.starts.resize(positions, 0);
+        to.grads.clear();
+        to.grads.resize(len, 0.0);
+        to.kernels.clear();
+        to.kernels.resize(len, 0);
+        // The next free slot of each position.
+        to.next.clear();
+        to.next.extend_from_slice(&to.bounds[..positions]);
+        let (to_grads, to_kernels, to_starts, next) = (
+            &mut to.grads[..],
+            &mut to.kernels[..],
+            &mut to.starts[..],
+            &mut to.next[..],
+        );
+        for (o, b) in bounds.windows(2).enumerate() {
+            let winners = winner_positions[b[0]..b[1]]
+                .iter()
+                .zip(&grads[b[0]..b[1]])
+                .zip(&starts[b[0]..b[1]]);
+            for ((&p, &g), &start) in winners {
+                let slot = next[p];
+                next[p] += 1;
+                to_grads[slot] = g;
+                to_kernels[slot] = o * kernel_len;
+                to_starts[p] = start;
+            }
         }
     }
 
@@ -288,140 +450,167 @@ impl Winners {
     }
 }
 
-/// Channels summed as one vector run: four AVX2 vectors, kept in registers across winners.
-const RUN: usize = 32;
-
-/// `sum[o, t, c] += Σ_winners g · image[start + offsets[t] + c]` (`sum` `[O, kh·kw, C]`),
-/// output channel by output channel, tap by tap, winners in order.
-fn add_weight_terms(image: &[f32], winners: &Winners, layout: &Layout, sum: &mut [f32]) {
-    let (channels, offsets) = (layout.channels.max(1), &layout.offsets);
-    let kernels = sum.chunks_exact_mut((offsets.len() * channels).max(1));
-    for (kernel, (grads, starts)) in kernels.zip(winners.per_channel()) {
-        for (row, &offset) in kernel.chunks_exact_mut(channels).zip(offsets) {
-            add_window_terms(image, grads, starts, offset, row);
+multiversion! {
+    /// `sum[o, k·S + s] += Σ_winners g · image[start + segments[k] + s]` (`sum` `[O, kh·kw, C]`
+    /// read as `[O, segments, S]`, `S` the segment length), output channel by output channel,
+    /// segment by segment, winners in order.
+    fn add_weight_terms(image: &[f32], winners: &Winners, layout: &Layout, sum: &mut [f32]) {
+        let len = layout.segment_len.max(1);
+        let kernels = sum.chunks_exact_mut(layout.kernel_len().max(1));
+        for (kernel, (grads, starts)) in kernels.zip(winners.per_channel()) {
+            for (row, &offset) in kernel.chunks_exact_mut(len).zip(&layout.segments) {
+                add_terms(row, (image, offset), grads, starts);
+            }
         }
     }
 }
 
 multiversion! {
-    /// `row[c] += Σ_k grads[k] · image[starts[k] + offset + c]`, `RUN` channels at a time
-    /// held in registers: a multiplication and an addition per term (the same bits at every
-    /// level).
-    fn add_window_terms(
-        image: &[f32],
-        grads: &[f32],
-        starts: &[usize],
-        offset: usize,
-        row: &mut [f32],
-    ) {
-        let mut runs = row.chunks_exact_mut(RUN);
-        for (r, run) in runs.by_ref().enumerate() {
-            let mut acc = [0.0f32; RUN];
-            acc.copy_from_slice(run);
-            for (&g, &start) in grads.iter().zip(starts) {
-                // Every window lies inside the padded image: the fallback is never taken.
-                let x = image[start + offset + r * RUN..]
-                    .first_chunk::<RUN>()
-                    .unwrap_or(&[0.0; RUN]);
-                for (a, &x) in acc.iter_mut().zip(x) {
-                    *a += g * x;
-                }
-            }
-            run.copy_from_slice(&acc);
-        }
-        let first = row.len() - row.len() % RUN;
-        for (c, v) in row[first..].iter_mut().enumerate() {
-            for (&g, &start) in grads.iter().zip(starts) {
-                *v += g * image[start + offset + first + c];
+    /// `spread[start + segments[k] + s] += Σ_winners g · weight[kernel + k·S + s]` for every
+    /// position that won a window (`weight` `[O, kh·kw, C]`), segment by segment, position by
+    /// position, the position's winners (output channels) in order.
+    fn add_input_terms(weight: &[f32], winners: &Winners, layout: &Layout, spread: &mut [f32]) {
+        let len = layout.segment_len;
+        for (k, &offset) in layout.segments.iter().enumerate() {
+            for (start, grads, kernels) in winners.by_position.groups() {
+                let row = &mut spread[start + offset..][..len];
+                add_terms(row, (weight, k * len), grads, kernels);
             }
         }
     }
 }
 
-/// `spread[start + offsets[t] + c] += g · weight[o, t, c]` for every winner of every output
-/// channel `o` (`weight` `[O, kh·kw, C]`), output channel by output channel, tap by tap,
-/// winners in order.
-fn add_input_terms(weight: &[f32], winners: &Winners, layout: &Layout, spread: &mut [f32]) {
-    let (channels, offsets) = (layout.channels.max(1), &layout.offsets);
-    let kernels = weight.chunks_exact((offsets.len() * channels).max(1));
-    for (kernel, (grads, starts)) in kernels.zip(winners.per_channel()) {
-        for (row, &offset) in kernel.chunks_exact(channels).zip(offsets) {
-            spread_window_terms(row, grads, starts, offset, spread);
-        }
+/// `row[s] += Σ_i grads[i] · source[starts[i] + at + s]`, in runs of up to 96 floats (twelve
+/// AVX2 vectors) held in registers across the terms: a multiplication and an addition per
+/// term, terms in order (the same bits at every level).
+#[inline(always)]
+fn add_terms(row: &mut [f32], (source, at): (&[f32], usize), grads: &[f32], starts: &[usize]) {
+    let mut done = 0;
+    while row.len() - done >= 96 {
+        add_run::<96>(&mut row[done..], (source, at + done), grads, starts);
+        done += 96;
+    }
+    while row.len() - done >= 32 {
+        add_run::<32>(&mut row[done..], (source, at + done), grads, starts);
+        done += 32;
+    }
+    while row.len() - done >= 8 {
+        add_run::<8>(&mut row[done..], (source, at + done), grads, starts);
+        done += 8;
+    }
+    while row.len() > done {
+        add_run::<1>(&mut row[done..], (source, at + done), grads, starts);
+        done += 1;
     }
 }
 
-multiversion! {
-    /// `spread[starts[k] + offset + c] += grads[k] · row[c]` for every winner `k`, `RUN`
-    /// channels of `row` at a time held in registers: a multiplication and an addition per
-    /// term (the same bits at every level).
-    fn spread_window_terms(
-        row: &[f32],
-        grads: &[f32],
-        starts: &[usize],
-        offset: usize,
-        spread: &mut [f32],
-    ) {
-        let mut runs = row.chunks_exact(RUN);
-        for (r, run) in runs.by_ref().enumerate() {
-            let mut w = [0.0f32; RUN];
-            w.copy_from_slice(run);
-            for (&g, &start) in grads.iter().zip(starts) {
-                // Every window lies inside the padded image: the fallback is never taken.
-                if let Some(to) = spread[start + offset + r * RUN..].first_chunk_mut::<RUN>() {
-                    for (t, &w) in to.iter_mut().zip(&w) {
-                        *t += g * w;
-                    }
-                }
-            }
-        }
-        let first = row.len() - row.len() % RUN;
-        for (c, &w) in row[first..].iter().enumerate() {
-            for (&g, &start) in grads.iter().zip(starts) {
-                spread[start + offset + first + c] += g * w;
-            }
+/// The first `N` floats of `row` of [`add_terms`].
+#[inline(always)]
+fn add_run<const N: usize>(
+    row: &mut [f32],
+    (source, at): (&[f32], usize),
+    grads: &[f32],
+    starts: &[usize],
+) {
+    let Some(run) = row.first_chunk_mut::<N>() else {
+        return;
+    };
+    let mut sum = *run;
+    for (&g, &start) in grads.iter().zip(starts) {
+        // Every window (and kernel) lies inside its buffer: the fallback is never taken.
+        let x = source
+            .get(start + at..)
+            .and_then(<[f32]>::first_chunk::<N>)
+            .unwrap_or(&[0.0; N]);
+        for (s, &x) in sum.iter_mut().zip(x) {
+            *s += g * x;
         }
     }
+    *run = sum;
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{add_window_terms, spread_window_terms};
+    use super::{Layout, Targets, Winners, add_input_terms, add_weight_terms};
+    use crate::Shape;
     use crate::cpu::simd::{at_level, runnable_levels};
+    use crate::ops::{Window2d, WindowOptions};
 
     fn bits(values: &[f32]) -> Vec<u32> {
         values.iter().map(|v| v.to_bits()).collect()
     }
 
-    /// Both walks give, at every instruction set this CPU runs, the bits of a plain loop that
-    /// adds each winner's product in order: 40 channels (one vector run and a tail), and one
-    /// window named twice (its terms added in the winners' order).
-    #[test]
-    fn window_terms_are_the_same_bits_at_every_level() {
-        let channels = 40;
-        let image: Vec<f32> = (0..channels * 50)
-            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
-        let row: Vec<f32> = (0..channels).map(|c| c as f32 * 0.1 - 1.5).collect();
-        let grads = [0.5f32, -1.25, 3.0];
-        let starts = [0, channels * 7, 0];
-        let offset = channels * 3;
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
 
-        let mut want_sum = row.clone();
-        let mut want_spread = image.clone();
-        for (c, sum) in want_sum.iter_mut().enumerate() {
-            for (&g, &start) in grads.iter().zip(&starts) {
-                *sum += g * image[start + offset + c];
-                want_spread[start + offset + c] += g * row[c];
+    /// Both walks give, at every instruction set this CPU runs, the bits of plain loops that
+    /// add the winners' terms in the documented order. 47 channels and 3-wide kernel rows
+    /// make runs of 141 floats: one of each length the walks hold in registers (96, 32, 8)
+    /// and a scalar tail; a third of the pooled gradients are zero.
+    #[test]
+    fn walks_are_the_same_bits_at_every_level() {
+        let (channels, out_channels) = (47, 5);
+        let conv = WindowOptions::new([3, 3]).padding([1, 1]);
+        let conv = Window2d::new("test", &Shape::new([1, channels, 6, 8]), conv).unwrap();
+        let pool = WindowOptions::new([2, 2]).stride([2, 2]);
+        let pool = Window2d::new("test", &Shape::new([1, out_channels, 6, 8]), pool).unwrap();
+        let layout = Layout::of(&conv, out_channels);
+        let targets = Targets::of(&pool, &layout);
+        let pooled = out_channels * 3 * 4;
+        let grad: Vec<f32> = values(pooled, 1)
+            .iter()
+            .enumerate()
+            .map(|(i, &g)| if i % 3 == 0 { 0.0 } else { g })
+            .collect();
+        let taps: Vec<f32> = (0..pooled).map(|i| ((i * 7) % 4) as f32).collect();
+        let mut winners = Winners::default();
+        winners.collect((&grad, &taps), &targets);
+        assert_eq!(winners.grads.len(), pooled - pooled.div_ceil(3));
+
+        let mut image = Vec::new();
+        layout.pad_channel_last(&values(channels * 6 * 8, 2), &mut image);
+        let weight = values(out_channels * layout.kernel_len(), 3);
+        let (len, kernel_len) = (layout.segment_len, layout.kernel_len());
+
+        // dW: output channel by output channel, segment by segment, winners in order.
+        let mut want_sum = values(out_channels * kernel_len, 4);
+        for (o, b) in winners.bounds.windows(2).enumerate() {
+            for (k, &offset) in layout.segments.iter().enumerate() {
+                for w in b[0]..b[1] {
+                    let (g, start) = (winners.grads[w], winners.starts[w]);
+                    for s in 0..len {
+                        want_sum[o * kernel_len + k * len + s] += g * image[start + offset + s];
+                    }
+                }
+            }
+        }
+        // dx: segment by segment, position by position, output channels in order.
+        let mut want_spread = values(layout.padded_len(), 5);
+        for (k, &offset) in layout.segments.iter().enumerate() {
+            for p in 0..targets.starts.len() {
+                for o in 0..out_channels {
+                    let b = &winners.bounds[o..o + 2];
+                    let Some(w) = (b[0]..b[1]).find(|&w| winners.positions[w] == p) else {
+                        continue;
+                    };
+                    let (g, start) = (winners.grads[w], targets.starts[p]);
+                    for s in 0..len {
+                        let x = weight[o * kernel_len + k * len + s];
+                        want_spread[start + offset + s] += g * x;
+                    }
+                }
             }
         }
         for level in runnable_levels() {
             at_level(level, || {
-                let mut sum = row.clone();
-                add_window_terms(&image, &grads, &starts, offset, &mut sum);
+                let mut sum = values(out_channels * kernel_len, 4);
+                add_weight_terms(&image, &winners, &layout, &mut sum);
                 assert_eq!(bits(&sum), bits(&want_sum), "{level:?}: weight terms");
-                let mut spread = image.clone();
-                spread_window_terms(&row, &grads, &starts, offset, &mut spread);
+                let mut spread = values(layout.padded_len(), 5);
+                add_input_terms(&weight, &winners, &layout, &mut spread);
                 assert_eq!(bits(&spread), bits(&want_spread), "{level:?}: input terms");
             });
         }
