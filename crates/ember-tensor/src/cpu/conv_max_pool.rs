@@ -19,6 +19,7 @@
 //! [`MaxPool2dOp::max_pool2d`]: crate::ops::MaxPool2dOp::max_pool2d
 
 use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::sync::Mutex;
 
 use super::conv::{
@@ -248,26 +249,19 @@ fn backward_on_grid(
     // The lab's pool spreads the pooled gradient straight over the grid; other pools (and the
     // input gradient) go through each image's convolution-output gradient.
     let straight = is_lab_pool(pool);
-    let parts = batch.clamp(1, WEIGHT_GRADIENT_PARTS);
-    let part_images = |p: usize| p * batch / parts..(p + 1) * batch / parts;
+    let parts = BatchParts::of(batch);
     let dx_len = if input_gradient.is_some() {
         conv.input_len()
     } else {
         0
     };
     let mut dx = Vec::with_capacity(dx_len);
-    let mut items = Vec::with_capacity(parts);
-    let mut rest = &mut dx.spare_capacity_mut()[..dx_len];
-    for p in 0..parts {
-        let len = if dx_len > 0 {
-            part_images(p).len() * image_len
-        } else {
-            0
-        };
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
-        items.push((Ok(Vec::new()), head));
-        rest = tail;
-    }
+    let spare = &mut dx.spare_capacity_mut()[..dx_len];
+    let mut items: Vec<_> = parts
+        .split(spare, image_len)
+        .into_iter()
+        .map(|dx| (Ok(Vec::new()), dx))
+        .collect();
 
     // Part `p`: its images' sum `Σ_n unfold(x_n) · G_nᵀ` (`[C·kh·kw, O]`, if wanted), and
     // their input gradients written into `dx`.
@@ -280,7 +274,7 @@ fn backward_on_grid(
                 0
             }
         ];
-        for (i, n) in part_images(p).enumerate() {
+        for (i, n) in parts.images(p).enumerate() {
             let pooled = n * pooled_len..(n + 1) * pooled_len;
             let (grad, taps) = (&grad[pooled.clone()], &indices[pooled]);
             if input_gradient.is_some() || !straight {
@@ -328,6 +322,48 @@ fn backward_on_grid(
     let grad_weight = weight_wanted.then(|| sum_parts(&sums, out_channels));
     let grad_input = (dx_len > 0).then(|| CpuStorage::from(dx));
     Ok((grad_input, grad_weight))
+}
+
+/// The batch in the convolution's fixed weight-gradient parts (`conv.rs`): the images each
+/// part sums, in order, and each part's share of the input gradient.
+pub(super) struct BatchParts {
+    batch: usize,
+    parts: usize,
+}
+
+impl BatchParts {
+    pub(super) fn of(batch: usize) -> Self {
+        BatchParts {
+            batch,
+            parts: batch.clamp(1, WEIGHT_GRADIENT_PARTS),
+        }
+    }
+
+    /// The images part `p` sums.
+    pub(super) fn images(&self, p: usize) -> Range<usize> {
+        p * self.batch / self.parts..(p + 1) * self.batch / self.parts
+    }
+
+    /// `dx` (`image_len` floats per image, or empty when not wanted) cut into each part's
+    /// images, parts in order.
+    pub(super) fn split<'a>(
+        &self,
+        mut dx: &'a mut [MaybeUninit<f32>],
+        image_len: usize,
+    ) -> Vec<&'a mut [MaybeUninit<f32>]> {
+        (0..self.parts)
+            .map(|p| {
+                let len = if dx.is_empty() {
+                    0
+                } else {
+                    self.images(p).len() * image_len
+                };
+                let (head, tail) = std::mem::take(&mut dx).split_at_mut(len);
+                dx = tail;
+                head
+            })
+            .collect()
+    }
 }
 
 fn not_on_grid(window: &Window2d) -> Error {

@@ -30,7 +30,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::conv::{WEIGHT_GRADIENT_PARTS, not_contiguous};
+use super::conv::not_contiguous;
+use super::conv_max_pool::BatchParts;
 use super::simd::multiversion;
 use super::{CpuStorage, claim_each};
 use crate::Result;
@@ -73,26 +74,19 @@ pub(super) fn backward(
     let weight_t = input_wanted.then(|| layout.channel_last_weight(weight));
     let targets = Targets::of(pool, &layout);
 
-    let parts = batch.clamp(1, WEIGHT_GRADIENT_PARTS);
-    let part_images = |p: usize| p * batch / parts..(p + 1) * batch / parts;
+    let parts = BatchParts::of(batch);
     let dx_len = if input_wanted { conv.input_len() } else { 0 };
     let mut dx = Vec::with_capacity(dx_len);
-    let mut items = Vec::with_capacity(parts);
-    let mut rest = &mut dx.spare_capacity_mut()[..dx_len];
-    for p in 0..parts {
-        let len = if input_wanted {
-            part_images(p).len() * image_len
-        } else {
-            0
-        };
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
-        items.push((Vec::new(), head));
-        rest = tail;
-    }
+    let spare = &mut dx.spare_capacity_mut()[..dx_len];
+    let mut items: Vec<_> = parts
+        .split(spare, image_len)
+        .into_iter()
+        .map(|dx| (Vec::new(), dx))
+        .collect();
 
     claim_each(&mut items, Scratch::default, |s, p, (sum, dx)| {
         sum.resize(if weight_wanted { weight_len } else { 0 }, 0.0);
-        for (i, n) in part_images(p).enumerate() {
+        for (i, n) in parts.images(p).enumerate() {
             let pooled = n * pooled_len..(n + 1) * pooled_len;
             s.winners
                 .collect((&grad[pooled.clone()], &taps[pooled]), &targets);
