@@ -97,7 +97,7 @@ pub(super) fn backward(
             if let Some(weight_t) = &weight_t {
                 s.spread.clear();
                 s.spread.resize(layout.padded_len(), 0.0);
-                add_input_terms(weight_t, &s.winners, &layout, &mut s.spread);
+                add_input_terms(weight_t, &s.winners, &targets, &layout, &mut s.spread);
                 layout.crop_channel_first(&s.spread, &mut dx[i * image_len..][..image_len]);
             }
         }
@@ -331,19 +331,20 @@ struct Positions {
     kernels: Vec<usize>,
     /// Winners at position `p`: `bounds[p]..bounds[p + 1]`.
     bounds: Vec<usize>,
-    /// Where each position's window starts in the padded channel-last image.
-    starts: Vec<usize>,
     /// The next free slot of each position, while filling.
     next: Vec<usize>,
 }
 
 impl Positions {
-    /// The positions that won at least one window: where each one's window starts, and its
-    /// winners' gradients and kernels.
-    fn groups(&self) -> impl Iterator<Item = (usize, &[f32], &[usize])> {
+    /// The positions that won at least one window: where each one's window starts (from
+    /// `starts`, one per position), and its winners' gradients and kernels.
+    fn groups<'a>(
+        &'a self,
+        starts: &'a [usize],
+    ) -> impl Iterator<Item = (usize, &'a [f32], &'a [usize])> {
         self.bounds
             .windows(2)
-            .zip(&self.starts)
+            .zip(starts)
             .filter(|(b, _)| b[0] < b[1])
             .map(|(b, &start)| (start, &self.grads[b[0]..b[1]], &self.kernels[b[0]..b[1]]))
     }
@@ -391,7 +392,6 @@ impl Winners {
     fn group_by_position(&mut self, positions: usize, kernel_len: usize) {
         let Winners {
             grads,
-            starts,
             bounds,
             positions: winner_positions,
             by_position: to,
@@ -406,8 +406,6 @@ impl Winners {
             to.bounds[p + 1] += to.bounds[p];
         }
         let len = grads.len();
-        to.starts.clear();
-        to.starts.resize(positions, 0);
         to.grads.clear();
         to.grads.resize(len, 0.0);
         to.kernels.clear();
@@ -415,23 +413,15 @@ impl Winners {
         // The next free slot of each position.
         to.next.clear();
         to.next.extend_from_slice(&to.bounds[..positions]);
-        let (to_grads, to_kernels, to_starts, next) = (
-            &mut to.grads[..],
-            &mut to.kernels[..],
-            &mut to.starts[..],
-            &mut to.next[..],
-        );
+        let (to_grads, to_kernels, next) =
+            (&mut to.grads[..], &mut to.kernels[..], &mut to.next[..]);
         for (o, b) in bounds.windows(2).enumerate() {
-            let winners = winner_positions[b[0]..b[1]]
-                .iter()
-                .zip(&grads[b[0]..b[1]])
-                .zip(&starts[b[0]..b[1]]);
-            for ((&p, &g), &start) in winners {
+            let winners = winner_positions[b[0]..b[1]].iter().zip(&grads[b[0]..b[1]]);
+            for (&p, &g) in winners {
                 let slot = next[p];
                 next[p] += 1;
                 to_grads[slot] = g;
                 to_kernels[slot] = o * kernel_len;
-                to_starts[p] = start;
             }
         }
     }
@@ -461,12 +451,18 @@ multiversion! {
 
 multiversion! {
     /// `spread[start + segments[k] + s] += Σ_winners g · weight[kernel + k·S + s]` for every
-    /// position that won a window (`weight` `[O, kh·kw, C]`), segment by segment, position by
-    /// position, the position's winners (output channels) in order.
-    fn add_input_terms(weight: &[f32], winners: &Winners, layout: &Layout, spread: &mut [f32]) {
+    /// position that won a window (`weight` `[O, kh·kw, C]`; `start` from `targets`), segment
+    /// by segment, position by position, the position's winners (output channels) in order.
+    fn add_input_terms(
+        weight: &[f32],
+        winners: &Winners,
+        targets: &Targets,
+        layout: &Layout,
+        spread: &mut [f32],
+    ) {
         let len = layout.segment_len;
         for (k, &offset) in layout.segments.iter().enumerate() {
-            for (start, grads, kernels) in winners.by_position.groups() {
+            for (start, grads, kernels) in winners.by_position.groups(&targets.starts) {
                 let row = &mut spread[start + offset..][..len];
                 add_terms(row, (weight, k * len), grads, kernels);
             }
@@ -604,7 +600,7 @@ mod tests {
                 add_weight_terms(&image, &winners, &layout, &mut sum);
                 assert_eq!(bits(&sum), bits(&want_sum), "{level:?}: weight terms");
                 let mut spread = values(layout.padded_len(), 5);
-                add_input_terms(&weight, &winners, &layout, &mut spread);
+                add_input_terms(&weight, &winners, &targets, &layout, &mut spread);
                 assert_eq!(bits(&spread), bits(&want_spread), "{level:?}: input terms");
             });
         }
