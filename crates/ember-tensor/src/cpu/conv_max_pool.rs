@@ -378,14 +378,12 @@ fn not_on_grid(window: &Window2d) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use crate::cpu::test_values;
     use crate::ops::{Conv2dGradients, WindowOptions};
     use crate::{Cpu, Tensor};
 
     fn tensor(dims: &[usize], seed: usize) -> Tensor<Cpu> {
-        let len = dims.iter().product();
-        let values = (0..len)
-            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
+        let values = test_values(dims.iter().product(), seed);
         Tensor::from_vec(values, dims, &Cpu).unwrap()
     }
 

@@ -149,6 +149,7 @@ mod tests {
     use super::Grid;
     use crate::Shape;
     use crate::cpu::layout::unfold_rows;
+    use crate::cpu::test_values;
     use crate::ops::{Window2d, WindowOptions};
 
     fn windows() -> Vec<Window2d> {
@@ -161,12 +162,6 @@ mod tests {
         options
             .into_iter()
             .map(|o| Window2d::new("grid", &Shape::from([2, 3, 9, 11]), o).unwrap())
-            .collect()
-    }
-
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
             .collect()
     }
 
@@ -183,7 +178,7 @@ mod tests {
             let grid = Grid::of(&window).unwrap();
             let (rows, pixels) = (window.patch_len(), window.output[0] * window.output[1]);
             let [oh, ow] = window.output;
-            let x = values(window.input_len(), seed);
+            let x = test_values(window.input_len(), seed);
             let mut want = vec![MaybeUninit::new(0.0); rows * window.positions()];
             unfold_rows(&x, &window, 0.0, 0, &mut want);
             let (mut padded, starts) = (Vec::new(), grid.row_starts());
@@ -207,7 +202,7 @@ mod tests {
             // same one again: zero at the extra columns.
             let mut spread = vec![f32::NAN; 3];
             for round in 0..2 {
-                let g = values(2 * pixels, 10 + seed + round);
+                let g = test_values(2 * pixels, 10 + seed + round);
                 grid.spread(&g, 2, &mut spread);
                 for (row, line) in spread.chunks_exact(grid.pitch()).enumerate() {
                     assert_eq!(&line[..ow], &g[row * ow..][..ow]);

@@ -356,6 +356,15 @@ pub(crate) fn copy_floats<T: Copy>(dst: &mut [T], src: &[f32], wrap: impl Fn(f32
     }
 }
 
+/// Deterministic values in `[-1, 1)` for the CPU passes' tests: `len` of them, a different
+/// sequence per `seed`.
+#[cfg(test)]
+pub(crate) fn test_values(len: usize, seed: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::copy_floats;

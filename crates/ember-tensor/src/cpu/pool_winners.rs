@@ -524,16 +524,11 @@ mod tests {
     use super::{Layout, Targets, Winners, add_input_terms, add_weight_terms};
     use crate::Shape;
     use crate::cpu::simd::{at_level, runnable_levels};
+    use crate::cpu::test_values;
     use crate::ops::{Window2d, WindowOptions};
 
     fn bits(values: &[f32]) -> Vec<u32> {
         values.iter().map(|v| v.to_bits()).collect()
-    }
-
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
-            .collect()
     }
 
     /// Both walks give, at every instruction set this CPU runs, the bits of plain loops that
@@ -550,7 +545,7 @@ mod tests {
         let layout = Layout::of(&conv, out_channels);
         let targets = Targets::of(&pool, &layout);
         let pooled = out_channels * 3 * 4;
-        let grad: Vec<f32> = values(pooled, 1)
+        let grad: Vec<f32> = test_values(pooled, 1)
             .iter()
             .enumerate()
             .map(|(i, &g)| if i % 3 == 0 { 0.0 } else { g })
@@ -561,12 +556,12 @@ mod tests {
         assert_eq!(winners.grads.len(), pooled - pooled.div_ceil(3));
 
         let mut image = Vec::new();
-        layout.pad_channel_last(&values(channels * 6 * 8, 2), &mut image);
-        let weight = values(out_channels * layout.kernel_len(), 3);
+        layout.pad_channel_last(&test_values(channels * 6 * 8, 2), &mut image);
+        let weight = test_values(out_channels * layout.kernel_len(), 3);
         let (len, kernel_len) = (layout.segment_len, layout.kernel_len());
 
         // dW: output channel by output channel, segment by segment, winners in order.
-        let mut want_sum = values(out_channels * kernel_len, 4);
+        let mut want_sum = test_values(out_channels * kernel_len, 4);
         for (o, b) in winners.bounds.windows(2).enumerate() {
             for (k, &offset) in layout.segments.iter().enumerate() {
                 for w in b[0]..b[1] {
@@ -578,7 +573,7 @@ mod tests {
             }
         }
         // dx: segment by segment, position by position, output channels in order.
-        let mut want_spread = values(layout.padded_len(), 5);
+        let mut want_spread = test_values(layout.padded_len(), 5);
         for (k, &offset) in layout.segments.iter().enumerate() {
             for p in 0..targets.starts.len() {
                 for o in 0..out_channels {
@@ -596,10 +591,10 @@ mod tests {
         }
         for level in runnable_levels() {
             at_level(level, || {
-                let mut sum = values(out_channels * kernel_len, 4);
+                let mut sum = test_values(out_channels * kernel_len, 4);
                 add_weight_terms(&image, &winners, &layout, &mut sum);
                 assert_eq!(bits(&sum), bits(&want_sum), "{level:?}: weight terms");
-                let mut spread = values(layout.padded_len(), 5);
+                let mut spread = test_values(layout.padded_len(), 5);
                 add_input_terms(&weight, &winners, &targets, &layout, &mut spread);
                 assert_eq!(bits(&spread), bits(&want_spread), "{level:?}: input terms");
             });
