@@ -62,4 +62,4 @@ pub use mnist::{
     DatasetKind, FASHION_MNIST_CLASSES, FashionMnist, Mnist, MnistData, NUM_CLASSES, Split,
     load_split,
 };
-pub use splits::{TrainTest, load_train_test, locate};
+pub use splits::{TrainTest, find_local, load_limited, load_train_test, locate};

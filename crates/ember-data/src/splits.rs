@@ -57,19 +57,40 @@ pub fn locate(kind: DatasetKind, data_dir: Option<&Path>, progress: bool) -> Res
     if let Some(dir) = data_dir {
         return Ok(dir.to_path_buf());
     }
+    if let Some(dir) = find_local(kind) {
+        return Ok(dir);
+    }
     let local = PathBuf::from("data").join(kind.name());
-    if has_files(kind, &local) {
-        return Ok(local);
-    }
-    if kind == DatasetKind::FashionMnist && has_files(kind, Path::new(DEBIAN_FASHION_MNIST_DIR)) {
-        return Ok(PathBuf::from(DEBIAN_FASHION_MNIST_DIR));
-    }
     download_dataset(
         kind,
         &local,
         &DownloadOptions::for_dataset(kind).with_progress(progress),
     )?;
     Ok(local)
+}
+
+/// A copy of `kind` already on this machine, where [`locate`] looks first: `data/<dataset>`
+/// (relative to the working directory), then Debian's copy of Fashion-MNIST. Never downloads.
+pub fn find_local(kind: DatasetKind) -> Option<PathBuf> {
+    let local = PathBuf::from("data").join(kind.name());
+    if has_files(kind, &local) {
+        return Some(local);
+    }
+    let debian = Path::new(DEBIAN_FASHION_MNIST_DIR);
+    (kind == DatasetKind::FashionMnist && has_files(kind, debian)).then(|| debian.to_path_buf())
+}
+
+/// Loads one split of `kind` from `dir`, keeping only the first `limit` samples if given.
+///
+/// # Errors
+/// The loader's: a missing or malformed file, named with its path.
+pub fn load_limited(
+    kind: DatasetKind,
+    dir: &Path,
+    split: Split,
+    limit: Option<usize>,
+) -> Result<InMemoryDataset> {
+    truncate(kind.load(dir, split)?, limit)
 }
 
 /// Loads both splits of `kind` from `dir`, keeping only the first `train_limit` /
@@ -84,8 +105,8 @@ pub fn load_train_test(
     test_limit: Option<usize>,
 ) -> Result<TrainTest> {
     Ok(TrainTest {
-        train: truncate(kind.load(dir, Split::Train)?, train_limit)?,
-        test: truncate(kind.load(dir, Split::Test)?, test_limit)?,
+        train: load_limited(kind, dir, Split::Train, train_limit)?,
+        test: load_limited(kind, dir, Split::Test, test_limit)?,
         dir: dir.to_path_buf(),
     })
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ember_autodiff::Var;
 use ember_data::{
-    DataLoader, Dataset, DatasetKind, FashionMnist, IMAGE_BYTES, InMemoryDataset, Split,
+    DataLoader, Dataset, DatasetKind, IMAGE_BYTES, InMemoryDataset, Split, find_local, load_limited,
 };
 use ember_nn::{CrossEntropyLoss, Module};
 use ember_optim::{AnyOptimizer, Optimizer};
@@ -92,28 +92,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Fashion-MNIST's first `samples` training images, where a copy is on this machine
-/// (`data/fashion-mnist`, then Debian's), and the directory they came from. The `cnn` epoch
-/// runs on them: its backward pass does work only for the pooled gradients that are not zero,
-/// and how many are depends on the pixels.
-fn fashion_mnist(samples: usize) -> Option<(InMemoryDataset, String)> {
-    let dirs = [
-        std::path::PathBuf::from("data").join(DatasetKind::FashionMnist.name()),
-        std::path::PathBuf::from(ember_data::download::DEBIAN_FASHION_MNIST_DIR),
-    ];
-    dirs.into_iter().find_map(|dir| {
-        let (mut images, mut labels) = FashionMnist::load(&dir, Split::Train).ok()?.into_parts();
-        images.truncate(samples * IMAGE_BYTES);
-        labels.truncate(samples);
-        let data = InMemoryDataset::new(images, labels).ok()?;
-        (data.len() == samples).then(|| (data, dir.display().to_string()))
-    })
-}
-
-/// The `cnn` epoch's data: Fashion-MNIST if found, else synthetic pixels (said in the report).
+/// The `cnn` epoch's data: Fashion-MNIST's first `samples` training images where a copy is on
+/// this machine ([`find_local`]: `data/fashion-mnist`, then Debian's), else synthetic pixels,
+/// and a phrase for the report saying which. Its backward pass does work only for the pooled
+/// gradients that are not zero, and how many are depends on the pixels.
 fn cnn_data(samples: usize) -> Result<(InMemoryDataset, String), Box<dyn std::error::Error>> {
-    match fashion_mnist(samples) {
-        Some((data, dir)) => Ok((data, format!("Fashion-MNIST's training images ({dir})"))),
+    let kind = DatasetKind::FashionMnist;
+    let real = find_local(kind).and_then(|dir| {
+        let data = load_limited(kind, &dir, Split::Train, Some(samples)).ok()?;
+        (data.len() == samples).then_some((data, dir))
+    });
+    match real {
+        Some((data, dir)) => Ok((
+            data,
+            format!("Fashion-MNIST's training images ({})", dir.display()),
+        )),
         None => Ok((
             synthetic(samples)?,
             "synthetic pixels (no copy of Fashion-MNIST found in data/fashion-mnist or \
