@@ -2,32 +2,27 @@
 //! forward pass (a skip connection), trained by a hand-written loop: SGD with momentum, the
 //! learning rate halved every other epoch, the gradient norm watched, and the weights saved
 //! under PyTorch's names. `cargo run --release --example custom_module [-- --train-limit N]`
-use ember_autodiff::Var;
-use ember_data::{DataLoader, DatasetKind, TrainTest};
-use ember_nn::state_dict::save_module;
-use ember_nn::{CrossEntropyLoss, Linear, Module, module_fields};
-use ember_optim::{Optimizer, Sgd, SgdConfig};
-use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+use ember_dl::prelude::*;
 
 /// `logits = out(h + relu(mix(h)))` with `h = relu(input(x))`.
-struct SkipNet<B: Backend> {
-    input: Linear<B>,
-    mix: Linear<B>,
-    out: Linear<B>,
+struct SkipNet {
+    input: Linear,
+    mix: Linear,
+    out: Linear,
 }
 
-impl<B: Backend> Module<B> for SkipNet<B> {
-    fn forward(&self, x: &Var<B>) -> ember_nn::Result<Var<B>> {
+impl Module<Cpu> for SkipNet {
+    fn forward(&self, x: &Var) -> ember_dl::nn::Result<Var> {
         let h = self.input.forward(x)?.relu()?;
         let h = h.add(&self.mix.forward(&h)?.relu()?)?;
         self.out.forward(&h)
     }
-    module_fields!(input, mix, out); // parameters input.weight, input.bias, mix.weight, ...
+    module_fields!(Cpu => input, mix, out); // parameters input.weight, input.bias, mix.weight, ...
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = seeded_rng(1);
-    let model = SkipNet {
+    let mut model = SkipNet {
         input: Linear::new(784, 128, &mut rng, &Cpu)?,
         mix: Linear::new(128, 128, &mut rng, &Cpu)?,
         out: Linear::new(128, 10, &mut rng, &Cpu)?,
@@ -54,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             optimizer.step()?;
             cost_sum += cost.value().to_scalar()?;
         }
-        let accuracy = ember_train::evaluate(&Cpu, &model, &data.test)?;
+        let accuracy = evaluate(&mut model, &data.test, &[784], &Cpu)?;
         println!(
             "epoch {} lr {:.3} cost {:.4} max grad norm {max_grad_norm:.3} test accuracy {accuracy:.4}",
             epoch + 1,

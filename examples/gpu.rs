@@ -1,12 +1,7 @@
 //! The seed's ReLU network trained on the GPU through wgpu (Vulkan, Metal, DX12 or GL), or on
 //! the CPU when this machine has no GPU adapter. The training code is written once, generic
 //! over the backend. `cargo run --release --example gpu [-- --train-limit N]`
-use ember_autodiff::Var;
-use ember_data::{DataLoader, DatasetKind, TrainTest};
-use ember_nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential};
-use ember_optim::{Adam, AdamConfig, Optimizer};
-use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
-use ember_wgpu::Wgpu;
+use ember_dl::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limit = std::env::args().skip_while(|a| a != "--train-limit").nth(1);
@@ -30,7 +25,7 @@ fn train<B: Backend>(device: &B, data: &TrainTest) -> Result<(), Box<dyn std::er
         DataLoader::new(&data.train, batch_size)?.shuffle(true).drop_last(true).seed(random_seed);
 
     // Initialised on the host from the seed, then uploaded: the same weights as on the CPU.
-    let model = Sequential::new()
+    let mut model = Sequential::new()
         .append(Linear::new(784, 256, &mut rng, device)?)
         .append(ReLU)
         .append(Linear::new(256, 256, &mut rng, device)?)
@@ -58,6 +53,6 @@ fn train<B: Backend>(device: &B, data: &TrainTest) -> Result<(), Box<dyn std::er
         println!("Epoch: {:04} cost = {:.9}", epoch + 1, avg_cost.to_scalar()?);
     }
     println!("Learning finished");
-    println!("Accuracy: {:.4}", ember_train::evaluate(device, &model, &data.test)?);
+    println!("Accuracy: {:.4}", evaluate(&mut model, &data.test, &[784], device)?);
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Ember's example programs live beside this file, one per `[[example]]` of this package; run
-//! one from the workspace root with `cargo run --release --example NAME`:
+//! Ember's example programs live beside this file, one per `[[example]]` of this package, each
+//! on the facade crate `ember-dl` alone (`use ember_dl::prelude::*;`); run one from the
+//! workspace root with `cargo run --release --example NAME`:
 //!
 //! | example | what it shows |
 //! |---|---|
@@ -8,6 +9,7 @@
 //! | `mlp` | the seed's 784-256-256-10 ReLU network |
 //! | `load_pytorch` | loading a state dict PyTorch saved, and predicting with it |
 //! | `custom_module` | a user-defined module (`module_fields!`) and a hand-written training loop |
+//! | `custom_op` | a differentiable op of your own (`Var::custom`), checked with `check_gradients` |
 //! | `gpu` | the `mlp` on wgpu, falling back to the CPU without a GPU adapter |
 //!
 //! The training examples take `--train-limit N` to train on the first `N` samples only.

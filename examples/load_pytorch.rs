@@ -3,11 +3,7 @@
 //! `cargo run --release --example load_pytorch [-- PATH.safetensors]`. The default, the project's
 //! PyTorch fixture, holds freshly initialised weights, so its guesses are chance; the
 //! `model.safetensors` of a `cargo xtask train` run (PyTorch's names too) predicts for real.
-use ember_autodiff::{Var, no_grad};
-use ember_data::{DataLoader, DatasetKind, FASHION_MNIST_CLASSES, TrainTest};
-use ember_nn::state_dict::{load_module, load_safetensors};
-use ember_nn::{Linear, Module, ReLU, Sequential};
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_dl::prelude::*;
 
 const FIXTURE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/pytorch/seed_mlp.safetensors");
@@ -18,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // PyTorch's `Sequential(Linear(784,256), ReLU(), Linear(256,256), ReLU(), Linear(256,10))`:
     // its parameters are named 0.weight, 0.bias, 2.weight, ... in both frameworks.
     let mut rng = seeded_rng(0);
-    let model = Sequential::new()
+    let mut model = Sequential::new()
         .append(Linear::new(784, 256, &mut rng, &Cpu)?)
         .append(ReLU)
         .append(Linear::new(256, 256, &mut rng, &Cpu)?)
@@ -38,9 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (p, label) = (*p as usize, *label as usize);
         println!(
             "predicted {:<12} label {}",
-            FASHION_MNIST_CLASSES[p], FASHION_MNIST_CLASSES[label]
+            ember_dl::data::FASHION_MNIST_CLASSES[p],
+            ember_dl::data::FASHION_MNIST_CLASSES[label]
         );
     }
-    println!("Accuracy: {:.4}", ember_train::evaluate(&Cpu, &model, &data.test)?);
+    println!("Accuracy: {:.4}", evaluate(&mut model, &data.test, &[784], &Cpu)?);
     Ok(())
 }

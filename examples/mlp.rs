@@ -1,10 +1,6 @@
 //! The seed's third program: a 784-256-256-10 ReLU network trained with Adam on
 //! Fashion-MNIST. `cargo run --release --example mlp [-- --train-limit N]`
-use ember_autodiff::Var;
-use ember_data::{DataLoader, DatasetKind, TrainTest};
-use ember_nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential};
-use ember_optim::{Adam, AdamConfig, Optimizer};
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_dl::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // for reproducibility
@@ -19,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_loader =
         DataLoader::new(&data.train, batch_size)?.shuffle(true).drop_last(true).seed(random_seed);
 
-    let model = Sequential::new()
+    let mut model = Sequential::new()
         .append(Linear::new(784, 256, &mut rng, &Cpu)?)
         .append(ReLU)
         .append(Linear::new(256, 256, &mut rng, &Cpu)?)
@@ -48,6 +44,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("Epoch: {:04} cost = {avg_cost:.9}", epoch + 1);
     }
     println!("Learning finished");
-    println!("Accuracy: {:.4}", ember_train::evaluate(&Cpu, &model, &data.test)?);
+    println!("Accuracy: {:.4}", evaluate(&mut model, &data.test, &[784], &Cpu)?);
     Ok(())
 }

@@ -1,21 +1,17 @@
 //! The seed's second program: the same softmax regression written as a module of its own
 //! (the seed's `class SoftmaxMNIST(nn.Module)`), keeping PyTorch's default initialisation.
 //! `cargo run --release --example softmax [-- --train-limit N]`
-use ember_autodiff::Var;
-use ember_data::{DataLoader, DatasetKind, TrainTest};
-use ember_nn::{CrossEntropyLoss, Linear, Module, module_fields};
-use ember_optim::{Adam, AdamConfig, Optimizer};
-use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+use ember_dl::prelude::*;
 
-struct SoftmaxMnist<B: Backend> {
-    linear: Linear<B>,
+struct SoftmaxMnist {
+    linear: Linear,
 }
 
-impl<B: Backend> Module<B> for SoftmaxMnist<B> {
-    fn forward(&self, x: &Var<B>) -> ember_nn::Result<Var<B>> {
+impl Module<Cpu> for SoftmaxMnist {
+    fn forward(&self, x: &Var) -> ember_dl::nn::Result<Var> {
         self.linear.forward(x)
     }
-    module_fields!(linear);
+    module_fields!(Cpu => linear);
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_loader =
         DataLoader::new(&data.train, batch_size)?.shuffle(true).drop_last(true).seed(random_seed);
 
-    let model = SoftmaxMnist { linear: Linear::new(784, 10, &mut rng, &Cpu)? };
+    let mut model = SoftmaxMnist { linear: Linear::new(784, 10, &mut rng, &Cpu)? };
     let criterion = CrossEntropyLoss::default(); // softmax is computed inside
     let config = AdamConfig { lr: learning_rate, ..Default::default() };
     let mut optimizer = Adam::new(model.named_parameters(), config)?;
@@ -55,6 +51,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("Epoch: {:04} cost = {avg_cost:.9}", epoch + 1);
     }
     println!("Learning finished");
-    println!("Accuracy: {:.4}", ember_train::evaluate(&Cpu, &model, &data.test)?);
+    println!("Accuracy: {:.4}", evaluate(&mut model, &data.test, &[784], &Cpu)?);
     Ok(())
 }

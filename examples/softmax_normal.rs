@@ -1,11 +1,7 @@
 //! The seed's first program: softmax regression (Linear 784→10) whose weights are
 //! re-initialised with `normal_`, trained with Adam on Fashion-MNIST.
 //! `cargo run --release --example softmax_normal [-- --train-limit N]`
-use ember_autodiff::Var;
-use ember_data::{DataLoader, DatasetKind, TrainTest};
-use ember_nn::{CrossEntropyLoss, Linear, Module, init};
-use ember_optim::{Adam, AdamConfig, Optimizer};
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_dl::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // for reproducibility
@@ -20,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_loader =
         DataLoader::new(&data.train, batch_size)?.shuffle(true).drop_last(true).seed(random_seed);
 
-    let linear = Linear::new(784, 10, &mut rng, &Cpu)?;
+    let mut linear = Linear::new(784, 10, &mut rng, &Cpu)?;
     init::normal_(&linear.weight, 0.0, 1.0, &mut rng)?;
 
     let criterion = CrossEntropyLoss::default(); // softmax is computed inside
@@ -45,6 +41,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("Epoch: {:04} cost = {avg_cost:.9}", epoch + 1);
     }
     println!("Learning finished");
-    println!("Accuracy: {:.4}", ember_train::evaluate(&Cpu, &linear, &data.test)?);
+    println!("Accuracy: {:.4}", evaluate(&mut linear, &data.test, &[784], &Cpu)?);
     Ok(())
 }

@@ -6,9 +6,10 @@
 //! `EMBER_REQUIRE_GPU=1`. `cargo xtask conformance` runs `conformance_report` with
 //! `EMBER_CONFORMANCE_REPORT=<path>` to write `docs/CONFORMANCE.md` from the same results.
 
+use ember_cpu::Cpu;
 use ember_tensor::conformance::OpKind;
 use ember_tensor::ops::{BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, UnaryOp};
-use ember_tensor::{Backend, Cpu, Shape};
+use ember_tensor::{Backend, Shape};
 use ember_tests::conformance::{
     Family, OPTIMIZER_VARIANTS, Op, cases, failures, optimizer_configs, optimizer_variant,
     run_cases, run_family, write_report,

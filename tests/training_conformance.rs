@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_data::{DataLoader, IMAGE_BYTES, InMemoryDataset, Split};
 use ember_nn::{CrossEntropyLoss, Module};
 use ember_optim::{AnyOptimizer, Optimizer};
-use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+use ember_tensor::{Backend, Tensor, seeded_rng};
 use ember_train::{Experiment, InitScheme};
 
 const STEPS: usize = 50;

@@ -17,11 +17,12 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use ember_cpu::Cpu;
 use ember_tensor::conformance::{CaseValues, OpCase, SplitMix64};
 use ember_tensor::ops::{
     BinaryOp, MatmulDims, OptimizerUpdate, ReduceOp, ScalarOp, Tolerance, UnaryOp,
 };
-use ember_tensor::{Backend, Cpu, Shape};
+use ember_tensor::{Backend, Shape};
 
 /// Relative part of the matmul tolerance. The absolute part is `k · ε · max|A| · max|B|`
 /// (ε = 2⁻²³): the first-order bound on how far two summation orders (or a fused multiply-add

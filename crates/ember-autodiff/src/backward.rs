@@ -1,10 +1,12 @@
 //! Walking the record backwards from a scalar.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use ember_tensor::{Backend, Tensor};
 
-use crate::var::Var;
+use crate::var::{Var, lock};
 use crate::{Error, Result};
 
 impl<B: Backend> Var<B> {
@@ -38,22 +40,38 @@ impl<B: Backend> Var<B> {
                 accumulate_into(&node.grad, grad)?;
                 continue;
             };
-            if node.retain_grad.get() {
+            if node.retain_grad.load(Ordering::Relaxed) {
                 accumulate_into(&node.grad, grad.clone())?;
             }
-            let rule = recorded
-                .rule
-                .borrow_mut()
+            let rule = lock(&recorded.rule)
                 .take()
                 .ok_or(Error::GraphFreed { op: recorded.op })?;
             let input_grads = rule(&grad)?;
             drop(rule);
-            for (input, input_grad) in recorded.inputs.iter().zip(input_grads) {
+            if input_grads.len() != recorded.inputs.len() {
+                return Err(Error::GradientCount {
+                    op: recorded.op,
+                    inputs: recorded.inputs.len(),
+                    gradients: input_grads.len(),
+                });
+            }
+            for (position, (input, input_grad)) in
+                recorded.inputs.iter().zip(input_grads).enumerate()
+            {
                 let Some(input_grad) = input_grad else {
                     continue;
                 };
                 if !input.requires_grad() {
                     continue;
+                }
+                let shape = input.shape();
+                if input_grad.shape() != &shape {
+                    return Err(Error::GradientShape {
+                        op: recorded.op,
+                        input: position,
+                        expected: shape,
+                        got: input_grad.shape().clone(),
+                    });
                 }
                 match grads.remove(&input.id()) {
                     Some(existing) => {
@@ -95,11 +113,8 @@ impl<B: Backend> Var<B> {
     }
 }
 
-fn accumulate_into<B: Backend>(
-    slot: &std::cell::RefCell<Option<Tensor<B>>>,
-    grad: Tensor<B>,
-) -> Result<()> {
-    let mut slot = slot.borrow_mut();
+fn accumulate_into<B: Backend>(slot: &Mutex<Option<Tensor<B>>>, grad: Tensor<B>) -> Result<()> {
+    let mut slot = lock(slot);
     *slot = Some(match slot.take() {
         Some(existing) => existing.add(&grad)?,
         None => grad,

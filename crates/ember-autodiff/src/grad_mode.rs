@@ -43,7 +43,8 @@ impl Drop for NoGradGuard {
 ///
 /// ```
 /// use ember_autodiff::{Var, no_grad};
-/// use ember_tensor::{Cpu, Tensor};
+/// use ember_cpu::Cpu;
+/// use ember_tensor::Tensor;
 ///
 /// let w = Var::parameter(Tensor::ones([2], &Cpu)?);
 /// let y = no_grad(|| w.mul(&w))?;

@@ -1,10 +1,12 @@
-//! Gradient checking: backward's gradients against central finite differences on the CPU.
+//! Gradient checking: backward's gradients against central finite differences, on any backend
+//! (the CPU, the reference, in Ember's own tests).
 //!
 //! Use it for every new op:
 //!
 //! ```
 //! use ember_autodiff::gradcheck::{GradCheck, check_gradients};
-//! use ember_tensor::{Cpu, Tensor, seeded_rng};
+//! use ember_cpu::Cpu;
+//! use ember_tensor::{Tensor, seeded_rng};
 //!
 //! let mut rng = seeded_rng(0);
 //! let x = Tensor::randn([3, 4], 0.0, 1.0, &mut rng, &Cpu)?;
@@ -13,7 +15,7 @@
 //! # Ok::<(), ember_autodiff::Error>(())
 //! ```
 
-use ember_tensor::{Cpu, Tensor};
+use ember_tensor::{Backend, Tensor};
 
 use crate::{Error, Result, Var, no_grad};
 
@@ -52,13 +54,13 @@ pub struct GradCheckReport {
 
 /// Compares the gradients backward computes for `f` (which must return a scalar) at `inputs`
 /// with central differences `(f(x + eps) - f(x - eps)) / 2·eps`, element by element.
-pub fn check_gradients(
+pub fn check_gradients<B: Backend>(
     name: &str,
-    inputs: &[Tensor<Cpu>],
-    f: impl Fn(&[Var<Cpu>]) -> Result<Var<Cpu>>,
+    inputs: &[Tensor<B>],
+    f: impl Fn(&[Var<B>]) -> Result<Var<B>>,
     config: &GradCheck,
 ) -> Result<GradCheckReport> {
-    let vars: Vec<Var<Cpu>> = inputs.iter().cloned().map(Var::parameter).collect();
+    let vars: Vec<Var<B>> = inputs.iter().cloned().map(Var::parameter).collect();
     f(&vars)?.backward()?;
     let mut report = GradCheckReport {
         checked: 0,
@@ -75,9 +77,10 @@ pub fn check_gradients(
             let eval = |delta: f32| -> Result<f32> {
                 let mut data = base.clone();
                 data[j] += delta;
-                let mut args: Vec<Var<Cpu>> =
+                let mut args: Vec<Var<B>> =
                     inputs.iter().map(|t| Var::constant(t.clone())).collect();
-                args[i] = Var::constant(Tensor::from_vec(data, input.shape().clone(), &Cpu)?);
+                let moved = Tensor::from_vec(data, input.shape().clone(), input.backend())?;
+                args[i] = Var::constant(moved);
                 Ok(no_grad(|| f(&args))?.value().to_scalar()?)
             };
             let numeric = (eval(config.eps)? - eval(-config.eps)?) / (2.0 * config.eps);

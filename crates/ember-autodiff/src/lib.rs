@@ -16,7 +16,8 @@
 //!
 //! ```
 //! use ember_autodiff::Var;
-//! use ember_tensor::{Cpu, Tensor};
+//! use ember_cpu::Cpu;
+//! use ember_tensor::Tensor;
 //!
 //! let x = Var::constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2], &Cpu)?);
 //! let w = Var::parameter(Tensor::from_vec(vec![0.5, -1.0], [1, 2], &Cpu)?);

@@ -2,9 +2,10 @@
 
 use ember_autodiff::gradcheck::{GradCheck, check_gradients};
 use ember_autodiff::{Result, Var};
+use ember_cpu::Cpu;
 use ember_tensor::conformance::OpKind;
 use ember_tensor::ops::{BinaryOp, DropoutMask, ScalarOp, UnaryOp, WindowOptions};
-use ember_tensor::{Cpu, Shape, Tensor, rand::Rng, seeded_rng};
+use ember_tensor::{Shape, Tensor, rand::Rng, seeded_rng};
 
 type Op = fn(&[Var<Cpu>]) -> Result<Var<Cpu>>;
 

@@ -3,7 +3,8 @@
 //! holds a single test so no other test allocates concurrently.
 
 use ember_autodiff::Var;
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_cpu::Cpu;
+use ember_tensor::{Tensor, seeded_rng};
 
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;

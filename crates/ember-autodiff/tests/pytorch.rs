@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use ember_autodiff::Var;
-use ember_tensor::{Cpu, Tensor};
+use ember_cpu::Cpu;
+use ember_tensor::Tensor;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {

@@ -1,7 +1,8 @@
 //! Behaviour of the tape: accumulation, no_grad, detach, zeroing, freeing.
 
 use ember_autodiff::{Error, Var, no_grad};
-use ember_tensor::{Cpu, Tensor};
+use ember_cpu::Cpu;
+use ember_tensor::Tensor;
 
 fn t(data: &[f32]) -> Tensor<Cpu> {
     Tensor::from_vec(data.to_vec(), [data.len()], &Cpu).expect("tensor")

@@ -2,7 +2,8 @@
 //! layer by layer (sigmoid' ≤ 0.25); through the same chain with ReLU it does not.
 
 use ember_autodiff::Var;
-use ember_tensor::{Cpu, Tensor};
+use ember_cpu::Cpu;
+use ember_tensor::Tensor;
 
 const WIDTH: usize = 16;
 const DEPTH: usize = 8;

@@ -10,18 +10,28 @@
 //! validating both splits instead of comparing checksums of the compressed files.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::net::IpAddr;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use tempfile::NamedTempFile;
 
 use crate::dataset::Dataset;
-use crate::error::{DownloadAttempt, DownloadFailure, Error, Result};
+use crate::error::{DownloadAttempt, Error, Result};
+#[cfg(feature = "download")]
+use crate::fetch::{Client, fetch_to_final};
+
+/// Without the `download` feature there is no HTTP client.
+#[cfg(not(feature = "download"))]
+struct Client;
+
+#[cfg(not(feature = "download"))]
+impl Client {
+    fn new(_timeout: Duration) -> Self {
+        Client
+    }
+}
 use crate::mnist::{DatasetKind, MnistData, NUM_CLASSES, Split, load_split};
 
 /// MNIST mirrors, in the order torchvision tries them.
@@ -92,7 +102,7 @@ pub const DEBIAN_FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Size of the chunks the body is streamed in.
-const CHUNK_BYTES: usize = 1 << 16;
+pub(crate) const CHUNK_BYTES: usize = 1 << 16;
 
 impl DatasetKind {
     /// The canonical mirrors, in the order they are tried.
@@ -296,14 +306,27 @@ fn fetch_file(
     client: &Client,
 ) -> Result<FileReport> {
     let final_path = dir.join(&expected.name);
-    let expected_md5 = expected.md5.to_ascii_lowercase();
     if final_path.is_file() {
         let digests = hash_file(&final_path)?;
-        if digests.md5 == expected_md5 {
+        if digests.md5 == expected.md5.to_ascii_lowercase() {
             return Ok(digests.into_report(expected, final_path, FileOutcome::AlreadyPresent));
         }
     }
 
+    fetch_from_mirrors(kind, dir, expected, options, client, final_path)
+}
+
+/// Fetches one file from the first mirror that serves it whole with the right MD5.
+#[cfg(feature = "download")]
+fn fetch_from_mirrors(
+    kind: DatasetKind,
+    dir: &Path,
+    expected: &ExpectedFile,
+    options: &DownloadOptions,
+    client: &Client,
+    final_path: PathBuf,
+) -> Result<FileReport> {
+    let expected_md5 = expected.md5.to_ascii_lowercase();
     let mut failed_attempts = Vec::new();
     for mirror in &options.mirrors {
         let url = join_url(mirror, &expected.name);
@@ -328,7 +351,27 @@ fn fetch_file(
     })
 }
 
+/// Without the `download` feature there is no HTTP client: a missing file is an error that
+/// says where to put it.
+#[cfg(not(feature = "download"))]
+fn fetch_from_mirrors(
+    kind: DatasetKind,
+    dir: &Path,
+    expected: &ExpectedFile,
+    options: &DownloadOptions,
+    _client: &Client,
+    _final_path: PathBuf,
+) -> Result<FileReport> {
+    Err(Error::DownloaderNotBuilt {
+        kind,
+        file: expected.name.clone(),
+        dir: dir.to_path_buf(),
+        all_files: options.files.iter().map(|f| f.name.clone()).collect(),
+    })
+}
+
 /// `base` + `name`, with exactly one `/` between them.
+#[cfg(feature = "download")]
 fn join_url(base: &str, name: &str) -> String {
     if base.ends_with('/') {
         format!("{base}{name}")
@@ -338,8 +381,8 @@ fn join_url(base: &str, name: &str) -> String {
 }
 
 /// MD5, SHA-256 and size of some bytes.
-struct Digests {
-    md5: String,
+pub(crate) struct Digests {
+    pub(crate) md5: String,
     sha256: String,
     bytes: u64,
 }
@@ -364,20 +407,20 @@ impl Digests {
 
 /// Running MD5 and SHA-256 of a stream.
 #[derive(Default)]
-struct Hasher {
+pub(crate) struct Hasher {
     md5: Md5,
     sha256: Sha256,
-    bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 impl Hasher {
-    fn update(&mut self, chunk: &[u8]) {
+    pub(crate) fn update(&mut self, chunk: &[u8]) {
         self.md5.update(chunk);
         self.sha256.update(chunk);
         self.bytes += chunk.len() as u64;
     }
 
-    fn finish(self) -> Digests {
+    pub(crate) fn finish(self) -> Digests {
         Digests {
             md5: hex::encode(self.md5.finalize()),
             sha256: hex::encode(self.sha256.finalize()),
@@ -400,166 +443,6 @@ fn hash_file(path: &Path) -> Result<Digests> {
         }
     }
     Ok(hasher.finish())
-}
-
-/// HTTP agents: one honouring proxy settings from the environment, one without a proxy for
-/// loopback hosts.
-struct Client {
-    agent: ureq::Agent,
-    direct: ureq::Agent,
-}
-
-impl Client {
-    fn new(timeout: Duration) -> Self {
-        let config = |proxy: bool| {
-            let builder = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_connect(Some(timeout))
-                .timeout_recv_response(Some(timeout))
-                .timeout_per_read(Some(timeout))
-                .user_agent(concat!("ember-data/", env!("CARGO_PKG_VERSION")));
-            if proxy {
-                builder.build()
-            } else {
-                builder.proxy(None).build()
-            }
-        };
-        Self {
-            agent: ureq::Agent::new_with_config(config(true)),
-            direct: ureq::Agent::new_with_config(config(false)),
-        }
-    }
-
-    fn agent_for(&self, url: &str) -> &ureq::Agent {
-        let host = url
-            .parse::<ureq::http::Uri>()
-            .ok()
-            .and_then(|uri| uri.host().map(str::to_owned));
-        let is_loopback = host.is_some_and(|h| {
-            let h = h.trim_start_matches('[').trim_end_matches(']');
-            h.eq_ignore_ascii_case("localhost")
-                || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        });
-        if is_loopback {
-            &self.direct
-        } else {
-            &self.agent
-        }
-    }
-}
-
-/// Fetches `url` into a temporary file beside `final_path`, checks it and renames it into
-/// place.
-///
-/// The outer `Result` carries local failures, which abort the whole download; the inner one
-/// carries failures of this mirror, after which the next mirror is tried. Either way the
-/// temporary file is gone afterwards (`NamedTempFile` removes it when dropped).
-fn fetch_to_final(
-    client: &Client,
-    url: &str,
-    final_path: &Path,
-    expected_md5: &str,
-    progress: bool,
-) -> Result<Result<Digests, DownloadFailure>> {
-    let response = match client.agent_for(url).get(url).call() {
-        Ok(response) => response,
-        Err(e) => {
-            return Ok(Err(DownloadFailure::Request {
-                message: e.to_string(),
-            }));
-        }
-    };
-    let status = response.status();
-    if !status.is_success() {
-        return Ok(Err(DownloadFailure::HttpStatus {
-            status: status.as_u16(),
-        }));
-    }
-    let content_length = response.body().content_length();
-    let mut body = response.into_body().into_reader();
-
-    let dir = crate::idx::parent_dir(final_path);
-    let name = final_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.part-{}-", std::process::id()))
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
-    let temp_path = temp.path().to_path_buf();
-    let mut writer = BufWriter::with_capacity(CHUNK_BYTES, temp);
-    let bar = progress_bar(progress, &name, content_length);
-
-    let mut hasher = Hasher::default();
-    let mut chunk = vec![0u8; CHUNK_BYTES];
-    let read_failure = loop {
-        match body.read(&mut chunk) {
-            Ok(0) => break None,
-            Ok(n) => {
-                hasher.update(&chunk[..n]);
-                bar.inc(n as u64);
-                writer
-                    .write_all(&chunk[..n])
-                    .map_err(|e| Error::io("write", &temp_path, e))?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Some(e),
-        }
-    };
-    bar.finish_and_clear();
-    let received = hasher.bytes;
-    if let Some(expected) = content_length.filter(|&len| received < len) {
-        return Ok(Err(DownloadFailure::TruncatedBody { expected, received }));
-    }
-    if let Some(e) = read_failure {
-        return Ok(Err(DownloadFailure::BodyInterrupted {
-            received,
-            message: e.to_string(),
-        }));
-    }
-
-    let digests = hasher.finish();
-    if digests.md5 != expected_md5 {
-        return Ok(Err(DownloadFailure::ChecksumMismatch {
-            expected: expected_md5.to_owned(),
-            actual: digests.md5,
-        }));
-    }
-    let temp = writer
-        .into_inner()
-        .map_err(|e| Error::io("write", &temp_path, e.into_error()))?;
-    persist(temp, &temp_path, final_path, &dir)?;
-    Ok(Ok(digests))
-}
-
-/// Flushes the temporary file to disk and renames it onto `final_path`.
-fn persist(temp: NamedTempFile, temp_path: &Path, final_path: &Path, dir: &Path) -> Result<()> {
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("flush to disk", temp_path, e))?;
-    temp.persist(final_path)
-        .map_err(|e| Error::io("rename a temporary file onto", final_path, e.error))?;
-    crate::idx::sync_dir(dir);
-    Ok(())
-}
-
-/// A byte-count progress bar on stderr, or a hidden one.
-fn progress_bar(enabled: bool, name: &str, len: Option<u64>) -> ProgressBar {
-    if !enabled || !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-    let template = if len.is_some() {
-        "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
-    } else {
-        "{msg:28} {spinner} {bytes} {bytes_per_sec}"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(name.to_owned());
-    bar
 }
 
 /// Sample counts and content hashes of one validated split.
@@ -656,5 +539,41 @@ fn summary(data: &MnistData) -> SplitSummary {
         class_counts: data.class_counts(),
         images_sha256: hex::encode(images.finalize()),
         labels_sha256: hex::encode(labels.finalize()),
+    }
+}
+
+#[cfg(all(test, not(feature = "download")))]
+mod without_the_downloader {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_says_to_place_it_by_hand_and_a_present_one_is_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let present = b"already here";
+        std::fs::write(dir.path().join("a.gz"), present).unwrap();
+        let options = DownloadOptions::for_dataset(DatasetKind::FashionMnist).with_files(vec![
+            ExpectedFile {
+                name: "a.gz".into(),
+                md5: hex::encode(Md5::digest(present)),
+            },
+            ExpectedFile {
+                name: "b.gz".into(),
+                md5: "0".repeat(32),
+            },
+        ]);
+        let err = download_dataset(DatasetKind::FashionMnist, dir.path(), &options).unwrap_err();
+        assert!(
+            matches!(&err, Error::DownloaderNotBuilt { file, .. } if file == "b.gz"),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("by hand") && message.contains("`download` feature"));
+        let only_present = options.with_files(vec![ExpectedFile {
+            name: "a.gz".into(),
+            md5: hex::encode(Md5::digest(present)),
+        }]);
+        let report =
+            download_dataset(DatasetKind::FashionMnist, dir.path(), &only_present).unwrap();
+        assert_eq!(report.files[0].outcome, FileOutcome::AlreadyPresent);
     }
 }

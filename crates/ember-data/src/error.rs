@@ -253,6 +253,25 @@ pub enum Error {
         all_files: Vec<String>,
     },
 
+    /// A file is missing and this build of `ember-data` has no downloader (its `download`
+    /// feature is off).
+    #[error(
+        "{file} of {} is not in {}, and this build cannot download it (ember-data's `download` feature is off): \
+         place the four files ({}) there by hand, or build with the `download` feature",
+        kind.name(),
+        dir.display(),
+        all_files.join(", ")
+    )]
+    DownloaderNotBuilt {
+        /// The data set.
+        kind: DatasetKind,
+        /// The missing file.
+        file: String,
+        /// Where it was looked for.
+        dir: PathBuf,
+        /// Every file the data set needs.
+        all_files: Vec<String>,
+    },
     /// The download options are unusable (no mirrors, malformed checksum, ...).
     #[error("invalid download options: {reason}")]
     InvalidDownloadOptions {

@@ -45,6 +45,8 @@
 pub mod dataset;
 pub mod download;
 pub mod error;
+#[cfg(feature = "download")]
+mod fetch;
 pub mod idx;
 pub mod loader;
 pub mod mnist;

@@ -1,4 +1,5 @@
 //! The downloader against a small HTTP/1.1 server on 127.0.0.1 started by each test.
+#![cfg(feature = "download")]
 
 mod common;
 

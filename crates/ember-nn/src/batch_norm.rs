@@ -316,6 +316,10 @@ macro_rules! batch_norm_layer {
             fn set_training(&mut self, training: bool) {
                 self.inner.training = training;
             }
+
+            fn training_mode(&self) -> Option<bool> {
+                Some(self.inner.training)
+            }
         }
     };
 }
@@ -326,7 +330,8 @@ batch_norm_layer!(
     /// ```
     /// use ember_autodiff::Var;
     /// use ember_nn::{BatchNorm1d, BatchNormConfig, Module};
-    /// use ember_tensor::{Cpu, Tensor};
+    /// use ember_cpu::Cpu;
+    /// use ember_tensor::Tensor;
     ///
     /// let mut bn = BatchNorm1d::new(BatchNormConfig::new(2), &Cpu)?;
     /// let x = Var::constant(Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], [2, 2], &Cpu)?);
@@ -354,7 +359,7 @@ batch_norm_layer!(
 
 #[cfg(test)]
 mod tests {
-    use ember_tensor::Cpu;
+    use ember_cpu::Cpu;
 
     use super::*;
 

@@ -2,9 +2,8 @@
 //! (BatchNorm's running statistics and its batch counter), and the tensors of a state dict,
 //! which keep PyTorch's dtype (`num_batches_tracked` is an I64 scalar).
 
-use std::cell::RefCell;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ember_tensor::{Backend, Shape, Tensor};
 
@@ -111,14 +110,15 @@ impl<B: Backend> From<I64Tensor> for StateTensor<B> {
 /// [`Module::visit_buffers`](crate::Module::visit_buffers), saved and loaded with the
 /// parameters, never given to an optimizer. Cloning shares the value (as cloning a `Var`
 /// does), so a layer can update it in its `forward(&self)` and a state-dict load can replace it.
+/// The value sits behind an `Arc` and a lock, so a module with buffers is `Send` and `Sync`.
 #[derive(Clone)]
 pub struct Buffer<B: Backend> {
-    value: Rc<RefCell<StateTensor<B>>>,
+    value: Arc<Mutex<StateTensor<B>>>,
 }
 
 impl<B: Backend> fmt::Debug for Buffer<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = self.value.borrow();
+        let value = self.lock();
         f.debug_struct("Buffer")
             .field("dtype", &value.dtype())
             .field("shape", value.shape())
@@ -130,27 +130,33 @@ impl<B: Backend> Buffer<B> {
     /// A buffer holding `value`.
     pub fn new(value: impl Into<StateTensor<B>>) -> Self {
         Buffer {
-            value: Rc::new(RefCell::new(value.into())),
+            value: Arc::new(Mutex::new(value.into())),
         }
+    }
+
+    /// The value, locked for a clone or an assignment (never across code that could panic, so
+    /// a poisoned lock still holds a whole value).
+    fn lock(&self) -> MutexGuard<'_, StateTensor<B>> {
+        self.value.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Its value (a cheap clone).
     pub fn get(&self) -> StateTensor<B> {
-        self.value.borrow().clone()
+        self.lock().clone()
     }
 
     /// Replaces its value. The caller keeps dtype and shape (a state-dict load checks them).
     pub fn set(&self, value: impl Into<StateTensor<B>>) {
-        *self.value.borrow_mut() = value.into();
+        *self.lock() = value.into();
     }
 
     /// Its shape.
     pub fn shape(&self) -> Shape {
-        self.value.borrow().shape().clone()
+        self.lock().shape().clone()
     }
 
     /// Its element type.
     pub fn dtype(&self) -> Dtype {
-        self.value.borrow().dtype()
+        self.lock().dtype()
     }
 }

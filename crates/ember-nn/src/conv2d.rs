@@ -6,7 +6,7 @@ use ember_tensor::ops::WindowOptions;
 use ember_tensor::rand::Rng;
 use ember_tensor::{Backend, Tensor};
 
-use crate::module::{Module, join_name};
+use crate::module::{LayerKind, Module, join_name};
 use crate::pool2d::MaxPool2d;
 use crate::{Error, Result, init};
 
@@ -116,7 +116,8 @@ impl Conv2dConfig {
 /// ```
 /// use ember_autodiff::Var;
 /// use ember_nn::{Conv2d, Conv2dConfig, Module};
-/// use ember_tensor::{Cpu, Tensor, seeded_rng};
+/// use ember_cpu::Cpu;
+/// use ember_tensor::{Tensor, seeded_rng};
 ///
 /// let conv = Conv2d::new(Conv2dConfig::new(1, 32, [3, 3]).padding([1, 1]), &mut seeded_rng(777), &Cpu)?;
 /// let x = Var::constant(Tensor::zeros([2, 1, 28, 28], &Cpu)?);
@@ -160,6 +161,24 @@ impl<B: Backend> Conv2d<B> {
         &self.config
     }
 
+    /// The convolution and `pool` as one op (`Var::conv2d_max_pool2d`): the same values as
+    /// the two layers and the same gradients (up to the order of their sums), without this
+    /// layer's whole output in memory.
+    pub(crate) fn forward_max_pooled(&self, x: &Var<B>, pool: &MaxPool2d) -> Result<Var<B>> {
+        self.check_input(x).and_then(|()| {
+            x.conv2d_max_pool2d(
+                &self.weight,
+                self.bias.as_ref(),
+                self.config.window,
+                pool.window,
+            )
+            .map_err(|source| Error::Layer {
+                layer: format!("{} + {}", self.config.describe(), pool.describe()),
+                source: Box::new(source),
+            })
+        })
+    }
+
     /// Fails unless `x` is `[N, in_channels, H, W]`, naming the layer.
     fn check_input(&self, x: &Var<B>) -> Result<()> {
         let shape = x.shape();
@@ -184,23 +203,8 @@ impl<B: Backend> Module<B> for Conv2d<B> {
             })
     }
 
-    /// The convolution and `pool` as one op (`Var::conv2d_max_pool2d`): the same values as
-    /// the two layers and the same gradients (up to the order of their sums), without this
-    /// layer's whole output in memory.
-    fn forward_max_pooled(&self, x: &Var<B>, pool: &MaxPool2d) -> Option<Result<Var<B>>> {
-        let fused = self.check_input(x).and_then(|()| {
-            x.conv2d_max_pool2d(
-                &self.weight,
-                self.bias.as_ref(),
-                self.config.window,
-                pool.window,
-            )
-            .map_err(|source| Error::Layer {
-                layer: format!("{} + {}", self.config.describe(), pool.describe()),
-                source: Box::new(source),
-            })
-        });
-        Some(fused)
+    fn kind(&self) -> LayerKind<'_, B> {
+        LayerKind::Conv2d(self)
     }
 
     fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<B>)) {

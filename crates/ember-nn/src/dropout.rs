@@ -10,22 +10,28 @@ use crate::random::RandomStream;
 use crate::{Error, Result};
 
 /// Dropout with probability `p`. Its mask for a step comes from its [`RandomStream`] (key and
-/// step) through Philox, so it is the same bits on every backend and after a resume. Give a
-/// model's dropouts distinct keys with [`Module::seed_random_streams`] (the experiments do it
-/// with the run's seed; a new layer has key 0).
+/// step) through Philox, so it is the same bits on every backend and after a resume. Two
+/// dropout layers never draw the same mask unless given the same key: a new layer's stream is
+/// keyed apart from every other made on its thread, then by its name on the model's first
+/// [`Module::call`], or from a seed with [`Module::seed_random_streams`] (as the trainer does).
 ///
 /// ```
 /// use ember_autodiff::Var;
+/// use ember_cpu::Cpu;
 /// use ember_nn::{Dropout, Module, Sequential};
-/// use ember_tensor::{Cpu, Tensor};
+/// use ember_tensor::Tensor;
 ///
-/// let mut model: Sequential<Cpu> = Sequential::new().append(Dropout::new(0.5)?);
-/// model.seed_random_streams(777);
-/// let x = Var::constant(Tensor::ones([2, 8], &Cpu)?);
-/// let y = model.forward(&x)?.value().to_vec()?;
-/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+/// let mut model: Sequential<Cpu> = Sequential::new()
+///     .append(Dropout::new(0.5)?)
+///     .append(Dropout::new(0.5)?);
+/// let x = Var::constant(Tensor::ones([4, 256], &Cpu)?);
+/// let y = model.call(&x)?.value().to_vec()?;
+/// // Each layer zeroes its own half: about 3/4 of the values are 0, the rest 1 · 2 · 2.
+/// let zeros = y.iter().filter(|&&v| v == 0.0).count() as f32 / y.len() as f32;
+/// assert!((zeros - 0.75).abs() < 0.05, "{zeros}");
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 4.0));
 /// model.set_training(false);
-/// assert_eq!(model.forward(&x)?.value().to_vec()?, vec![1.0; 16]);
+/// assert_eq!(model.forward(&x)?.value().to_vec()?, vec![1.0; 1024]);
 /// assert!(Dropout::new(1.0).is_err());
 /// # Ok::<(), ember_nn::Error>(())
 /// ```
@@ -76,6 +82,10 @@ impl<B: Backend> Module<B> for Dropout {
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
+    }
+
+    fn training_mode(&self) -> Option<bool> {
+        Some(self.training)
     }
 
     fn visit_random_streams(&self, prefix: &str, f: &mut dyn FnMut(&str, &RandomStream)) {

@@ -13,6 +13,10 @@ pub enum Error {
     /// Recording or differentiating failed.
     #[error(transparent)]
     Autodiff(#[from] ember_autodiff::Error),
+    /// Reading or batching a data set failed (evaluation). Boxed: the data crate's errors are
+    /// large, and this keeps every `Result` of this crate small.
+    #[error(transparent)]
+    Data(Box<ember_data::Error>),
     /// An initialiser got a tensor it is not defined for, or a bad argument.
     #[error("{init}: {message}")]
     Init {
@@ -128,3 +132,9 @@ pub enum Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<ember_data::Error> for Error {
+    fn from(error: ember_data::Error) -> Self {
+        Error::Data(Box::new(error))
+    }
+}

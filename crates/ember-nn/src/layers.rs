@@ -1,12 +1,10 @@
-//! Layers: `Linear`, the activations, and `Sequential`.
+//! Layers: `Linear` and the activations.
 
 use ember_autodiff::Var;
 use ember_tensor::rand::Rng;
 use ember_tensor::{Backend, Tensor};
 
-use crate::buffer::Buffer;
-use crate::module::{Module, join_name};
-use crate::random::RandomStream;
+use crate::module::{LayerKind, Module, join_name};
 use crate::{Result, init};
 
 /// `y = x·Wᵀ + b`, with `W` of shape `[out, in]` and `b` of shape `[out]`, as PyTorch's
@@ -85,7 +83,7 @@ impl<B: Backend> Module<B> for Linear<B> {
 }
 
 macro_rules! activation {
-    ($(#[$doc:meta])* $name:ident, $method:ident, $commutes:expr) => {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $kind:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct $name;
@@ -96,8 +94,8 @@ macro_rules! activation {
             }
             fn visit_parameters(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Var<B>)) {}
 
-            fn commutes_with_max_pool(&self) -> bool {
-                $commutes
+            fn kind(&self) -> LayerKind<'_, B> {
+                $kind
             }
         }
     };
@@ -107,148 +105,17 @@ activation!(
     /// `max(x, 0)`, as `nn.ReLU`.
     ReLU,
     relu,
-    true
+    LayerKind::ReLU
 );
 activation!(
     /// The logistic function, as `nn.Sigmoid`.
     Sigmoid,
     sigmoid,
-    false
+    LayerKind::Other
 );
 activation!(
     /// Hyperbolic tangent, as `nn.Tanh`.
     Tanh,
     tanh,
-    false
+    LayerKind::Other
 );
-
-/// Modules applied in order; parameters are named by position (`0.weight`, `2.bias`, ...), as
-/// PyTorch's `nn.Sequential`, or by the names given to [`Sequential::append_named`] (as a
-/// `Sequential` built from an `OrderedDict`: `layer1.0.weight`, `fc.bias`, ...).
-pub struct Sequential<B: Backend> {
-    layers: Vec<(String, Box<dyn Module<B>>)>,
-    training: bool,
-}
-
-impl<B: Backend> Default for Sequential<B> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<B: Backend> std::fmt::Debug for Sequential<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sequential")
-            .field("layers", &self.layers.len())
-            .field("training", &self.training)
-            .finish()
-    }
-}
-
-impl<B: Backend> Sequential<B> {
-    /// An empty sequence.
-    pub fn new() -> Self {
-        Sequential {
-            layers: Vec::new(),
-            training: true,
-        }
-    }
-
-    /// Appends a module (builder style), named by its position.
-    pub fn append(mut self, layer: impl Module<B> + 'static) -> Self {
-        self.push(layer);
-        self
-    }
-
-    /// Appends a module named `name` (builder style): its parameters are `name.weight`, ...
-    pub fn append_named(mut self, name: &str, layer: impl Module<B> + 'static) -> Self {
-        self.layers.push((name.to_string(), Box::new(layer)));
-        self
-    }
-
-    /// Appends a module, named by its position.
-    pub fn push(&mut self, layer: impl Module<B> + 'static) {
-        let name = self.layers.len().to_string();
-        self.layers.push((name, Box::new(layer)));
-    }
-
-    /// Number of modules.
-    pub fn len(&self) -> usize {
-        self.layers.len()
-    }
-
-    /// Whether there are no modules.
-    pub fn is_empty(&self) -> bool {
-        self.layers.is_empty()
-    }
-
-    /// Whether the sequence is in training mode.
-    pub fn is_training(&self) -> bool {
-        self.training
-    }
-}
-
-impl<B: Backend> Module<B> for Sequential<B> {
-    /// Runs the layers in order, with two rewrites that give the same numbers for less work
-    /// (the lab CNN's `Conv2d, ReLU, MaxPool2d` runs as one fused convolution and pooling,
-    /// then the ReLU on the pooled quarter):
-    /// - a max pooling runs before the layers just before it that commute with it
-    ///   ([`Module::commutes_with_max_pool`], ReLU);
-    /// - a layer then followed by a max pooling runs with it as one op where it has one
-    ///   ([`Module::forward_max_pooled`], Conv2d).
-    fn forward(&self, x: &Var<B>) -> Result<Var<B>> {
-        // The order the layers run in: each max pooling moved before the commuting layers
-        // that precede it.
-        let mut order: Vec<&dyn Module<B>> = Vec::with_capacity(self.layers.len());
-        for (_, layer) in &self.layers {
-            let mut at = order.len();
-            if layer.as_max_pool().is_some() {
-                while at > 0 && order[at - 1].commutes_with_max_pool() {
-                    at -= 1;
-                }
-            }
-            order.insert(at, layer.as_ref());
-        }
-        let mut h = x.clone();
-        let mut layers = order.into_iter().peekable();
-        while let Some(layer) = layers.next() {
-            let fused = layers
-                .peek()
-                .and_then(|next| next.as_max_pool())
-                .and_then(|pool| layer.forward_max_pooled(&h, pool));
-            h = match fused {
-                Some(pooled) => {
-                    layers.next();
-                    pooled?
-                }
-                None => layer.forward(&h)?,
-            };
-        }
-        Ok(h)
-    }
-
-    fn visit_parameters(&self, prefix: &str, f: &mut dyn FnMut(&str, &Var<B>)) {
-        for (name, layer) in &self.layers {
-            layer.visit_parameters(&join_name(prefix, name), f);
-        }
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Buffer<B>)) {
-        for (name, layer) in &self.layers {
-            layer.visit_buffers(&join_name(prefix, name), f);
-        }
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-        for (_, layer) in &mut self.layers {
-            layer.set_training(training);
-        }
-    }
-
-    fn visit_random_streams(&self, prefix: &str, f: &mut dyn FnMut(&str, &RandomStream)) {
-        for (name, layer) in &self.layers {
-            layer.visit_random_streams(&join_name(prefix, name), f);
-        }
-    }
-}

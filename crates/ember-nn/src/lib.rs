@@ -13,7 +13,8 @@
 //! ```
 //! use ember_autodiff::Var;
 //! use ember_nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential};
-//! use ember_tensor::{Cpu, Tensor, seeded_rng};
+//! use ember_cpu::Cpu;
+//! use ember_tensor::{Tensor, seeded_rng};
 //!
 //! let mut rng = seeded_rng(777);
 //! let model = Sequential::new()
@@ -38,6 +39,7 @@ mod buffer;
 mod conv2d;
 mod dropout;
 mod error;
+mod evaluate;
 pub mod init;
 mod layers;
 mod loss;
@@ -45,6 +47,7 @@ mod module;
 mod pool2d;
 mod random;
 mod reshape;
+mod sequential;
 pub mod state_dict;
 
 pub use batch_norm::{BatchNorm1d, BatchNorm2d, BatchNormConfig};
@@ -52,14 +55,17 @@ pub use buffer::{Buffer, Dtype, I64Tensor, StateTensor};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use error::{Error, Result};
-pub use layers::{Linear, ReLU, Sequential, Sigmoid, Tanh};
+pub use evaluate::evaluate;
+pub use layers::{Linear, ReLU, Sigmoid, Tanh};
 pub use loss::{CrossEntropyLoss, MSELoss, Reduction};
-pub use module::{Module, join_name};
+pub use module::{LayerKind, Module, join_name};
 pub use pool2d::{AvgPool2d, MaxPool2d};
 pub use random::RandomStream;
 pub use reshape::{Flatten, Unflatten};
+pub use sequential::Sequential;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::combined_mode;
     pub use ember_autodiff::Var;
 }

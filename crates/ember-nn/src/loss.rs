@@ -32,7 +32,8 @@ fn reduce<B: Backend>(losses: Var<B>, reduction: Reduction) -> Result<Var<B>> {
 /// ```
 /// use ember_autodiff::Var;
 /// use ember_nn::CrossEntropyLoss;
-/// use ember_tensor::{Cpu, Tensor};
+/// use ember_cpu::Cpu;
+/// use ember_tensor::Tensor;
 ///
 /// let logits = Var::parameter(Tensor::from_vec(vec![1000.0, -1000.0, 0.0, 0.0], [2, 2], &Cpu)?);
 /// let labels = Tensor::from_vec(vec![0.0, 1.0], [2], &Cpu)?;

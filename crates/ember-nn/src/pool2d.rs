@@ -5,11 +5,11 @@ use ember_autodiff::Var;
 use ember_tensor::Backend;
 use ember_tensor::ops::WindowOptions;
 
-use crate::module::Module;
+use crate::module::{LayerKind, Module};
 use crate::{Error, Result};
 
 macro_rules! pool_layer {
-    ($(#[$doc:meta])* $name:ident, $method:ident, $as_max:expr) => {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $kind:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $name {
@@ -68,8 +68,8 @@ macro_rules! pool_layer {
 
             fn visit_parameters(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Var<B>)) {}
 
-            fn as_max_pool(&self) -> Option<&MaxPool2d> {
-                $as_max(self)
+            fn kind(&self) -> LayerKind<'_, B> {
+                $kind(self)
             }
         }
     };
@@ -82,7 +82,8 @@ pool_layer!(
     /// ```
     /// use ember_autodiff::Var;
     /// use ember_nn::{MaxPool2d, Module};
-    /// use ember_tensor::{Cpu, Tensor};
+    /// use ember_cpu::Cpu;
+    /// use ember_tensor::Tensor;
     ///
     /// let x = Var::constant(Tensor::from_vec((0..16).map(|v| v as f32).collect(), [1, 1, 4, 4], &Cpu)?);
     /// let y = MaxPool2d::new([2, 2]).forward(&x)?;
@@ -91,12 +92,12 @@ pool_layer!(
     /// ```
     MaxPool2d,
     max_pool2d,
-    Some
+    LayerKind::MaxPool2d
 );
 
 pool_layer!(
     /// The mean of each window, as `nn.AvgPool2d` (padding counts as zeros).
     AvgPool2d,
     avg_pool2d,
-    |_| None
+    |_| LayerKind::Other
 );

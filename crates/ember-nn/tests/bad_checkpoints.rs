@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use ember_cpu::Cpu;
 use ember_nn::state_dict::{
     StoredTensor, load_module, load_safetensors, remove_stale_temp_files, save_safetensors,
     write_atomic, write_atomic_with,
 };
 use ember_nn::{Error, Linear, Module, ReLU, Sequential};
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_tensor::{Tensor, seeded_rng};
 
 fn model() -> Sequential<Cpu> {
     let mut rng = seeded_rng(3);

@@ -2,8 +2,9 @@
 //! in evaluation mode, and masks keyed by the layer's name and the step through containers.
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_nn::{Dropout, Error, Linear, Module, RandomStream, ReLU, Sequential, module_fields};
-use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+use ember_tensor::{Backend, Tensor, seeded_rng};
 
 fn ones(n: usize) -> Var<Cpu> {
     Var::constant(Tensor::ones([n], &Cpu).unwrap())
@@ -77,7 +78,7 @@ impl<B: Backend> Module<B> for Net<B> {
             .forward(&self.relu.forward(&self.hidden.forward(x)?)?)?;
         self.head.forward(&h)
     }
-    module_fields!(hidden, relu, drop, head);
+    module_fields!(B => hidden, relu, drop, head);
 }
 
 #[test]
@@ -124,4 +125,83 @@ fn containers_pass_streams_and_modes_on_and_keys_depend_on_seed_and_name() {
     let eval = output(&net, &x);
     assert_eq!(output(&net, &x), eval, "evaluation mode draws nothing");
     assert_ne!(eval, a);
+}
+
+/// The positions a layer of `Dropout(0.5)` zeroes in a forward pass of ones.
+fn zeroed(model: &impl Module<Cpu>, x: &Var<Cpu>, call: bool) -> Vec<bool> {
+    let y = if call {
+        model.call(x)
+    } else {
+        model.forward(x)
+    };
+    y.unwrap()
+        .value()
+        .to_vec()
+        .unwrap()
+        .iter()
+        .map(|&v| v == 0.0)
+        .collect()
+}
+
+/// The share of positions both masks zero: about 1/4 for independent masks of p = 0.5, 1/2
+/// for one mask drawn twice.
+fn both_zeroed(a: &[bool], b: &[bool]) -> f64 {
+    a.iter().zip(b).filter(|(a, b)| **a && **b).count() as f64 / a.len() as f64
+}
+
+#[test]
+fn two_dropout_layers_never_share_a_mask_unless_given_one_key() {
+    let x = ones(20_000);
+    // Two layers made one after the other, never named or seeded: their own masks.
+    let (first, second) = (Dropout::new(0.5).unwrap(), Dropout::new(0.5).unwrap());
+    assert_ne!(first.stream().key(), second.stream().key());
+    let shared = both_zeroed(&zeroed(&first, &x, false), &zeroed(&second, &x, false));
+    assert!((shared - 0.25).abs() < 0.02, "{shared}");
+
+    // In a Sequential, the first call keys each by its name, as `seed_random_streams(0)`.
+    let model: Sequential<Cpu> = Sequential::new()
+        .append(Dropout::new(0.5).unwrap())
+        .append(ReLU)
+        .append(Dropout::new(0.5).unwrap());
+    let y: Vec<f32> = model.call(&x).unwrap().value().to_vec().unwrap();
+    let zeros = y.iter().filter(|&&v| v == 0.0).count() as f64 / y.len() as f64;
+    assert!(
+        (zeros - 0.75).abs() < 0.02,
+        "two Dropout(0.5) zero 3/4, got {zeros}"
+    );
+    let mut keys = Vec::new();
+    model.visit_random_streams("", &mut |name, s| keys.push((name.to_string(), s.key())));
+    assert_eq!(
+        keys,
+        [
+            ("0".to_string(), ember_tensor::stream_key(0, "0")),
+            ("2".to_string(), ember_tensor::stream_key(0, "2")),
+        ]
+    );
+
+    // Asked for: one key, one mask.
+    let (a, b) = (Dropout::new(0.5).unwrap(), Dropout::new(0.5).unwrap());
+    a.stream().set_key(42);
+    b.stream().set_key(42);
+    assert_eq!(zeroed(&a, &x, true), zeroed(&b, &x, true));
+}
+
+#[test]
+fn a_seeded_or_set_key_survives_the_first_call() {
+    let x = ones(64);
+    let model: Sequential<Cpu> = Sequential::new().append(Dropout::new(0.5).unwrap());
+    model.seed_random_streams(777);
+    model.call(&x).unwrap();
+    let mut key = 0;
+    model.visit_random_streams("", &mut |_, s| key = s.key());
+    assert_eq!(key, ember_tensor::stream_key(777, "0"));
+
+    // Named once: a later call does not rename (the stream keeps drawing from one key).
+    let named: Sequential<Cpu> = Sequential::new().append(Dropout::new(0.5).unwrap());
+    named.call(&x).unwrap();
+    let inner = Sequential::new().append_named("outer", named);
+    inner.call(&x).unwrap();
+    let mut key = 0;
+    inner.visit_random_streams("", &mut |_, s| key = s.key());
+    assert_eq!(key, ember_tensor::stream_key(0, "0"));
 }

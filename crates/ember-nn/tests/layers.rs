@@ -1,11 +1,12 @@
 //! Layers, initialisation, losses and the seed's network learning a batch.
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_nn::init::{self, FanMode};
 use ember_nn::{
     CrossEntropyLoss, Linear, MSELoss, Module, ReLU, Reduction, Sequential, Sigmoid, Tanh,
 };
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_tensor::{Tensor, seeded_rng};
 
 fn stats(v: &[f32]) -> (f64, f64) {
     let n = v.len() as f64;
@@ -181,9 +182,10 @@ fn the_seed_mlp_fits_one_batch_within_200_adam_steps() {
 /// A plain Adam (lr 0.001) through the backend's fused update, so this crate's test does not
 /// depend on `ember-optim` (which depends on this crate).
 mod ember_optim_free_adam {
+    use ember_cpu::{Cpu, CpuStorage};
     use ember_nn::Module;
+    use ember_tensor::Backend;
     use ember_tensor::ops::OptimizerUpdate;
-    use ember_tensor::{Backend, Cpu, CpuStorage};
 
     pub struct AdamLoop {
         state: Vec<Vec<CpuStorage>>,
@@ -277,11 +279,10 @@ fn relu_before_a_max_pool_runs_after_it_with_the_same_values_and_gradients() {
     assert_eq!(y.value().to_vec().unwrap(), vec![0.75]);
 }
 
-/// A layer that records the shapes it sees, and may say it commutes with max pooling.
-#[derive(Clone)]
+/// A layer of a user's own that records the shapes it sees.
+#[derive(Clone, Default)]
 struct Recording {
     seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<usize>>>>,
-    commutes: bool,
 }
 
 impl Module<Cpu> for Recording {
@@ -292,34 +293,42 @@ impl Module<Cpu> for Recording {
         Ok(x.clone())
     }
     fn visit_parameters(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Var<Cpu>)) {}
-    fn commutes_with_max_pool(&self) -> bool {
-        self.commutes
-    }
 }
 
+/// A max pooling runs before the ReLUs just before it, which then see the pooled tensor (the
+/// same values and gradients as the written order); a layer of one's own is never moved.
 #[test]
-fn sequential_pools_before_a_layer_that_commutes_with_max_pooling() {
-    use ember_nn::MaxPool2d;
-    let x = Var::constant(Tensor::<Cpu>::zeros([1, 2, 4, 4], &Cpu).unwrap());
-    for commutes in [true, false] {
-        let layer = Recording {
-            seen: Default::default(),
-            commutes,
-        };
-        let layers = Sequential::new()
-            .append(layer.clone())
-            .append(MaxPool2d::new([2, 2]))
-            .append(layer.clone());
-        let y = layers.forward(&x).unwrap();
-        assert_eq!(y.shape().dims(), &[1, 2, 2, 2]);
-        let pooled = vec![1, 2, 2, 2];
-        let first = if commutes {
-            pooled.clone()
-        } else {
-            vec![1, 2, 4, 4]
-        };
-        assert_eq!(*layer.seen.lock().unwrap(), vec![first, pooled]);
-    }
+fn sequential_pools_before_a_relu_and_never_moves_other_layers() {
+    use ember_nn::{LayerKind, MaxPool2d};
+    let data: Vec<f32> = (0..32).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+    let layer = Recording::default();
+    let layers = Sequential::new()
+        .append(layer.clone())
+        .append(ReLU)
+        .append(MaxPool2d::new([2, 2]))
+        .append(layer.clone());
+    assert!(matches!(Module::<Cpu>::kind(&layer), LayerKind::Other));
+    let x = Var::parameter(Tensor::from_vec(data.clone(), [1, 2, 4, 4], &Cpu).unwrap());
+    let y = layers.forward(&x).unwrap();
+    assert_eq!(
+        *layer.seen.lock().unwrap(),
+        vec![vec![1, 2, 4, 4], vec![1, 2, 2, 2]]
+    );
+    y.sum_all().unwrap().backward().unwrap();
+
+    let written = Var::parameter(Tensor::from_vec(data, [1, 2, 4, 4], &Cpu).unwrap());
+    let expected = MaxPool2d::new([2, 2])
+        .forward(&written.relu().unwrap())
+        .unwrap();
+    assert_eq!(
+        y.value().to_vec().unwrap(),
+        expected.value().to_vec().unwrap()
+    );
+    expected.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        x.grad().unwrap().to_vec().unwrap(),
+        written.grad().unwrap().to_vec().unwrap()
+    );
 }
 
 /// `Sequential(Conv2d, ReLU, MaxPool2d)` runs the convolution and the pooling as one op, then

@@ -7,12 +7,13 @@
 mod common;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_nn::state_dict::{load_module, load_safetensors, save_module, save_safetensors};
 use ember_nn::{
     BatchNorm1d, BatchNorm2d, BatchNormConfig, Error, I64Tensor, Linear, Module, ReLU, Sequential,
     StateTensor, module_fields,
 };
-use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+use ember_tensor::{Backend, Tensor, seeded_rng};
 use safetensors::SafeTensors;
 use serde_json::Value;
 
@@ -356,7 +357,7 @@ impl<B: Backend> Module<B> for Net<B> {
     fn forward(&self, x: &Var<B>) -> ember_nn::Result<Var<B>> {
         self.norm.forward(&self.body.forward(x)?)
     }
-    module_fields!(body, norm);
+    module_fields!(B => body, norm);
 }
 
 #[test]

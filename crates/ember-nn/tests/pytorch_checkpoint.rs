@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_nn::state_dict::{load_module, load_safetensors, save_module};
 use ember_nn::{Linear, Module, ReLU, Sequential};
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_tensor::{Tensor, seeded_rng};
 use safetensors::SafeTensors;
 use serde_json::Value;
 

@@ -5,15 +5,16 @@
 mod common;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_nn::{AvgPool2d, Conv2d, Conv2dConfig, Error, MaxPool2d, Module};
-use ember_tensor::{Cpu, Tensor, seeded_rng};
+use ember_tensor::{Tensor, seeded_rng};
 use serde_json::Value;
 
 fn fixture_cases() -> Value {
     common::json("nn_layers.json")["cases"].take()
 }
 
-fn tensor(value: &Value) -> Tensor {
+fn tensor(value: &Value) -> Tensor<Cpu> {
     common::tensor(value, &Cpu)
 }
 

@@ -19,7 +19,8 @@
 //! use ember_autodiff::Var;
 //! use ember_nn::{CrossEntropyLoss, Linear, Module};
 //! use ember_optim::{Adam, AdamConfig, Optimizer};
-//! use ember_tensor::{Cpu, Tensor, seeded_rng};
+//! use ember_cpu::Cpu;
+//! use ember_tensor::{Tensor, seeded_rng};
 //!
 //! let mut rng = seeded_rng(777);
 //! let model = Linear::new(4, 3, &mut rng, &Cpu)?;

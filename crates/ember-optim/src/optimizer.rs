@@ -22,7 +22,8 @@ pub type SavedState<B> = (Vec<(String, Tensor<B>)>, BTreeMap<String, String>);
 /// ```
 /// use ember_autodiff::Var;
 /// use ember_optim::{Optimizer, Sgd, SgdConfig};
-/// use ember_tensor::{Cpu, Tensor};
+/// use ember_cpu::Cpu;
+/// use ember_tensor::Tensor;
 ///
 /// let w = Var::parameter(Tensor::from_vec(vec![1.0, -2.0], [2], &Cpu)?);
 /// let mut opt = Sgd::new(vec![("w".into(), w.clone())], SgdConfig { lr: 0.1, ..Default::default() })?;
@@ -140,7 +141,8 @@ pub(crate) fn set_momentum(
 /// ```
 /// use ember_autodiff::Var;
 /// use ember_optim::{AdamW, AdamWConfig, Optimizer};
-/// use ember_tensor::{Cpu, Tensor};
+/// use ember_cpu::Cpu;
+/// use ember_tensor::Tensor;
 ///
 /// let w = Var::parameter(Tensor::from_vec(vec![1.0, -2.0], [2], &Cpu)?);
 /// let b = Var::parameter(Tensor::from_vec(vec![0.5], [1], &Cpu)?);

@@ -10,7 +10,8 @@
 //! ```
 //! use ember_autodiff::Var;
 //! use ember_optim::{LrScheduler, Optimizer, SchedulerKind, Sgd, SgdConfig};
-//! use ember_tensor::{Cpu, Tensor};
+//! use ember_cpu::Cpu;
+//! use ember_tensor::Tensor;
 //!
 //! let w = Var::parameter(Tensor::from_vec(vec![1.0], [1], &Cpu)?);
 //! let mut opt = Sgd::new(vec![("w".into(), w)], SgdConfig { lr: 0.1, ..Default::default() })?;

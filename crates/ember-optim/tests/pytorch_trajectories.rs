@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_optim::*;
-use ember_tensor::{Backend, Cpu, Tensor};
+use ember_tensor::{Backend, Tensor};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {

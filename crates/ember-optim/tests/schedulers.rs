@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_optim::*;
-use ember_tensor::{Cpu, Tensor};
+use ember_tensor::Tensor;
 use serde_json::Value;
 
 fn fixture() -> Value {

@@ -1,9 +1,10 @@
 //! Saving and restoring optimizer state; hyperparameter validation.
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_nn::state_dict::{load_safetensors, save_safetensors};
 use ember_optim::*;
-use ember_tensor::{Cpu, Tensor};
+use ember_tensor::Tensor;
 
 fn param(values: &[f32]) -> Var<Cpu> {
     Var::parameter(Tensor::from_vec(values.to_vec(), [values.len()], &Cpu).unwrap())

@@ -19,7 +19,7 @@ use crate::{Result, Shape};
 /// Nothing here hands out host memory of device data except [`Backend::download`], so a GPU
 /// backend keeps its data on the device between operations.
 ///
-/// The CPU backend, [`Cpu`](crate::Cpu), is the reference every other backend is compared
+/// The CPU backend, `ember-cpu`'s `Cpu`, is the reference every other backend is compared
 /// against.
 ///
 /// The methods here are the *primitives* a backend implements. Larger ops come in families
@@ -29,7 +29,8 @@ use crate::{Result, Shape};
 /// too slow. [`DropoutOp`] is the exception: its counter-based draw has no default body.
 ///
 /// ```
-/// use ember_tensor::{Backend, Cpu, ops::UnaryOp};
+/// use ember_cpu::Cpu;
+/// use ember_tensor::{Backend, ops::UnaryOp};
 ///
 /// let cpu = Cpu;
 /// let x = cpu.upload(&[-1.0, 0.0, 2.0])?;

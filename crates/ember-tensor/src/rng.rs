@@ -18,9 +18,9 @@ pub fn seeded_rng(seed: u64) -> SeededRng {
 }
 
 /// Philox4x32's round multipliers.
-pub(crate) const PHILOX_M: [u32; 2] = [0xD251_1F53, 0xCD9E_8D57];
+pub const PHILOX_M: [u32; 2] = [0xD251_1F53, 0xCD9E_8D57];
 /// Philox4x32's key increments (the golden ratio and √3 − 1, as 32-bit fractions).
-pub(crate) const PHILOX_W: [u32; 2] = [0x9E37_79B9, 0xBB67_AE85];
+pub const PHILOX_W: [u32; 2] = [0x9E37_79B9, 0xBB67_AE85];
 
 /// `(high, low)` 32-bit halves of the 64-bit product `a · b`.
 fn mul_hi_lo(a: u32, b: u32) -> (u32, u32) {

@@ -8,15 +8,17 @@ use ndarray_rand::rand::Rng;
 use ndarray_rand::rand_distr::{Normal, Uniform};
 
 use crate::ops::{BinaryOp, MatmulDims, ReduceOp, ScalarOp, UnaryOp};
-use crate::{Backend, Cpu, Error, Result, Shape};
+use crate::{Backend, Error, Result, Shape};
 
-/// An `f32` tensor on backend `B` (the CPU unless said otherwise).
+/// An `f32` tensor on backend `B` (`ember-cpu`'s `Cpu`, `ember-wgpu`'s `Wgpu`; the facade crate
+/// `ember-dl` names the CPU by default).
 ///
 /// Cloning is cheap: the storage is reference-counted. Every operation checks shapes and returns
 /// a typed [`Error`] naming the operation and the shapes when they do not fit.
 ///
 /// ```
-/// use ember_tensor::{Cpu, Tensor};
+/// use ember_cpu::Cpu;
+/// use ember_tensor::Tensor;
 ///
 /// let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2], &Cpu)?;
 /// let bias = Tensor::from_vec(vec![10.0, 20.0], [2], &Cpu)?;
@@ -25,7 +27,7 @@ use crate::{Backend, Cpu, Error, Result, Shape};
 /// # Ok::<(), ember_tensor::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct Tensor<B: Backend = Cpu> {
+pub struct Tensor<B: Backend> {
     storage: B::Storage,
     shape: Shape,
     backend: B,

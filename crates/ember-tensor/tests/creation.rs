@@ -3,7 +3,8 @@
 mod common;
 
 use common::{assert_tensor, scalar, t, vals};
-use ember_tensor::{Backend, Cpu, Error, Shape, Tensor, seeded_rng};
+use ember_cpu::Cpu;
+use ember_tensor::{Backend, Error, Shape, Tensor, seeded_rng};
 
 #[test]
 fn fills_zeros_ones_and_full() {

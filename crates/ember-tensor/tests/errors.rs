@@ -3,10 +3,11 @@
 mod common;
 
 use common::{scalar, t};
+use ember_cpu::Cpu;
 use ember_tensor::ops::{ReduceOp, UnaryOp};
-use ember_tensor::{Backend, Cpu, Error, Shape, Tensor, seeded_rng};
+use ember_tensor::{Backend, Error, Shape, Tensor, seeded_rng};
 
-fn ones(dims: &[usize]) -> Tensor {
+fn ones(dims: &[usize]) -> Tensor<Cpu> {
     Tensor::<Cpu>::ones(dims, &Cpu).unwrap()
 }
 

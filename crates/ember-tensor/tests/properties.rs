@@ -4,8 +4,9 @@
 mod common;
 
 use common::{t, vals};
+use ember_cpu::Cpu;
 use ember_tensor::ops::BinaryOp;
-use ember_tensor::{Cpu, Shape, Tensor};
+use ember_tensor::{Shape, Tensor};
 use proptest::prelude::*;
 
 /// Row-major transpose of a `rows × cols` matrix, on the host.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
-use ember_tensor::Cpu;
+use ember_cpu::Cpu;
 
 use crate::charts::{Axes, Series, line_chart};
 use crate::compare_groups::CompareGroup;
@@ -314,8 +314,19 @@ pub fn train(
 ) -> Result<Summary> {
     match config.device {
         DeviceChoice::Cpu => train_on(&Cpu, config, resume, output),
+        #[cfg(feature = "wgpu")]
         DeviceChoice::Wgpu | DeviceChoice::Auto => {
             crate::device::train_on_gpu(config, resume, output)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        DeviceChoice::Wgpu => Err(crate::Error::Device(crate::NO_GPU_BACKEND.to_string())),
+        #[cfg(not(feature = "wgpu"))]
+        DeviceChoice::Auto => {
+            eprintln!(
+                "note: --device auto: {}; training on the CPU",
+                crate::NO_GPU_BACKEND
+            );
+            train_on(&Cpu, config, resume, output)
         }
     }
 }

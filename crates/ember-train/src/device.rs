@@ -1,6 +1,7 @@
 //! Picking the GPU backend: `--device wgpu` takes any adapter, `--device auto` only a real GPU.
 
-use ember_tensor::{Backend, Cpu};
+use ember_cpu::Cpu;
+use ember_tensor::Backend;
 use ember_wgpu::{Wgpu, WgpuOptions};
 
 use crate::{DeviceChoice, Error, OutputOptions, Result, Resume, TrainConfig, metrics::Summary};

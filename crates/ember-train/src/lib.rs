@@ -5,12 +5,12 @@
 //! and of per-layer gradient norms, a checkpoint after every epoch, and `--resume`.
 //!
 //! **In the stack:** the top: it uses every other Ember crate and picks the backend at the
-//! edge (`--device cpu | wgpu | auto`). [`evaluate`] is useful on its own.
+//! edge (`--device cpu | wgpu | auto`).
 //!
 //! ```
 //! use ember_train::{Experiment, InitScheme};
 //! use ember_nn::Module;
-//! use ember_tensor::Cpu;
+//! use ember_cpu::Cpu;
 //!
 //! let model = Experiment::Mlp.build(InitScheme::Default, 777, &Cpu)?;
 //! assert_eq!(model.num_parameters(), 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10);
@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod compare_groups;
 mod config;
+#[cfg(feature = "wgpu")]
 mod device;
 mod error;
 mod experiment;
@@ -38,9 +39,14 @@ pub mod schedule;
 mod trainer;
 
 pub use config::{DeviceChoice, TrainConfig};
+#[cfg(feature = "wgpu")]
 pub use device::{AutoDevice, choose_auto_device, gpu_backend};
+
+/// Why `--device wgpu` fails in a build without the `wgpu` feature.
+pub const NO_GPU_BACKEND: &str =
+    "this build of ember-train has no GPU backend (its `wgpu` feature is off); use --device cpu";
 pub(crate) use error::io_at;
 pub use error::{Error, Result};
 pub use experiment::{Experiment, InitScheme};
 pub use metrics::{EpochMetrics, Summary};
-pub use trainer::{OutputOptions, Resume, evaluate, train_on};
+pub use trainer::{OutputOptions, Resume, train_on};

@@ -6,11 +6,15 @@
 use std::path::Path;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_optim::{AnyOptimizer, Optimizer};
-use ember_tensor::{Cpu, Tensor};
+use ember_tensor::Tensor;
+#[cfg(feature = "charts")]
 use plotters::prelude::*;
 
-use crate::charts::{PALETTE, RenderedChart, encode_png, font_available};
+use crate::charts::RenderedChart;
+#[cfg(feature = "charts")]
+use crate::charts::{PALETTE, encode_png, font_available};
 use crate::{Error, Result};
 
 /// File name of the picture.
@@ -20,12 +24,16 @@ pub const PATHS_CHART: &str = "optimizer_paths.png";
 pub const START: [f32; 2] = [-1.5, 2.0];
 /// The minimum of the surface.
 pub const MINIMUM: (f64, f64) = (1.0, 1.0);
+#[cfg(feature = "charts")]
 /// The plotted region: x, then y.
 const REGION: ((f64, f64), (f64, f64)) = ((-2.0, 2.0), (-1.0, 3.0));
+#[cfg(feature = "charts")]
 /// Size of the picture, in pixels.
 const SIZE: (u32, u32) = (1040, 760);
+#[cfg(feature = "charts")]
 /// Width of the legend column.
 const LEGEND_WIDTH: u32 = 300;
+#[cfg(feature = "charts")]
 /// Contour cells along each axis.
 const CELLS: (usize, usize) = (180, 150);
 
@@ -82,12 +90,14 @@ pub fn optimizer_path(name: &str, lr: f32, steps: usize) -> Result<Vec<(f64, f64
     Ok(path)
 }
 
+#[cfg(feature = "charts")]
 /// Whether a point lies in the plotted region.
 fn inside((x, y): (f64, f64)) -> bool {
     let ((x0, x1), (y0, y1)) = REGION;
     (x0..=x1).contains(&x) && (y0..=y1).contains(&y)
 }
 
+#[cfg(feature = "charts")]
 /// The grey of a contour band: `log10(1 + f)` in half-decade bands, lighter near the minimum.
 fn band_grey(f: f64) -> RGBColor {
     let band = (2.0 * (1.0 + f).log10()).floor().clamp(0.0, 9.0) as u8;
@@ -95,6 +105,7 @@ fn band_grey(f: f64) -> RGBColor {
     RGBColor(level, level, level)
 }
 
+#[cfg(feature = "charts")]
 /// Draws the paths over the contours in memory. A path is drawn up to where it leaves the
 /// region (a diverging optimizer shows as a line running off the picture).
 pub fn render_paths(
@@ -184,6 +195,14 @@ pub fn render_paths(
         size: SIZE,
         plot_area,
     })
+}
+
+/// Without the `charts` feature there is no drawing library: the picture is an error.
+#[cfg(not(feature = "charts"))]
+pub fn render_paths(
+    _paths: &[(String, Vec<(f64, f64)>)],
+) -> std::result::Result<RenderedChart, String> {
+    Err(crate::charts::NO_CHARTS.to_string())
 }
 
 /// Computes every runner's path (`steps` steps) and writes the picture to `path`.

@@ -6,11 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ember_autodiff::{NoGradGuard, Var};
+use ember_autodiff::Var;
 use ember_data::{
     DataLoader, Dataset, IMAGE_BYTES, InMemoryDataset, TrainTest, load_train_test, locate,
 };
-use ember_nn::{CrossEntropyLoss, Module, Sequential};
+use ember_nn::{CrossEntropyLoss, Module, Sequential, evaluate};
 use ember_optim::{AnyOptimizer, LrScheduler, Optimizer};
 use ember_tensor::{Backend, Tensor};
 
@@ -24,9 +24,6 @@ const LOSS_READ_WINDOW: usize = 20;
 /// loss of 1e6 means the right class scores a million below the best (divergent runs climb to
 /// 1e19 and beyond without ever turning NaN).
 const DIVERGED_LOSS: f32 = 1e6;
-/// Samples per forward pass when measuring test accuracy.
-const EVAL_BATCH: usize = 1000;
-
 /// How the run reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutputOptions {
@@ -171,11 +168,11 @@ pub fn train_on<B: Backend>(
             s.step(&mut optimizer, Some(cost))?;
         }
         let seconds = started.elapsed().as_secs_f64();
-        model.set_training(false);
-        let test_accuracy = evaluate(backend, &model, &data.test)?;
+        // The experiments take flat samples (a CNN starts with its own `Unflatten`).
+        let test_accuracy = evaluate(&mut model, &data.test, &[IMAGE_BYTES], backend)?;
         let train_accuracy = config
             .train_accuracy
-            .then(|| evaluate(backend, &model, &data.train))
+            .then(|| evaluate(&mut model, &data.train, &[IMAGE_BYTES], backend))
             .transpose()?;
         progress.clear();
         let metrics = EpochMetrics {
@@ -363,41 +360,6 @@ fn add_to<B: Backend>(sum: Option<Tensor<B>>, value: &Tensor<B>) -> Result<Tenso
         Some(s) => s.add(value)?,
         None => value.clone(),
     })
-}
-
-/// Test accuracy: the share of samples whose largest logit is their label, computed without
-/// recording gradients, 1,000 samples per forward pass. The caller puts the model in
-/// evaluation mode first (`set_training(false)`), as the trainer does.
-pub fn evaluate<B: Backend, M: Module<B> + ?Sized, D: Dataset + ?Sized>(
-    backend: &B,
-    model: &M,
-    data: &D,
-) -> Result<f64> {
-    let _no_grad = NoGradGuard::new();
-    let loader = DataLoader::new(data, EVAL_BATCH)?;
-    let mut batch = loader.new_batch();
-    let mut batches = loader.epoch(0);
-    let mut correct = 0usize;
-    while batches.next_into(&mut batch) {
-        // The batch's pixels move into the tensor (no copy on the CPU); the loader allocates
-        // the next batch's.
-        let x = Tensor::from_vec(
-            std::mem::take(&mut batch.images),
-            [batch.len, IMAGE_BYTES],
-            backend,
-        )?;
-        let predictions = model
-            .forward(&Var::constant(x))?
-            .value()
-            .argmax()?
-            .to_vec()?;
-        correct += predictions
-            .iter()
-            .zip(&batch.labels)
-            .filter(|(p, l)| **p as u32 == **l)
-            .count();
-    }
-    Ok(correct as f64 / data.len().max(1) as f64)
 }
 
 /// The weights whose gradient norms are recorded per layer: the matrices of linear layers and

@@ -4,9 +4,10 @@
 
 mod common;
 
+use ember_cpu::Cpu;
 use ember_nn::state_dict::{StoredData, load_safetensors, save_safetensors};
 use ember_nn::{Dtype, Module, StateTensor};
-use ember_tensor::{Cpu, Tensor};
+use ember_tensor::Tensor;
 use ember_train::{Error, Experiment, InitScheme, OutputOptions, Resume, TrainConfig, train_on};
 
 const QUIET: OutputOptions = OutputOptions {

@@ -6,11 +6,12 @@ mod common;
 
 use std::process::Command;
 
+use ember_cpu::Cpu;
 use ember_nn::Module;
+use ember_nn::evaluate;
 use ember_nn::state_dict::{load_module, load_safetensors};
-use ember_tensor::Cpu;
 use ember_train::compare_groups::{CompareGroup, GROUPS};
-use ember_train::{Error, Experiment, OutputOptions, TrainConfig, evaluate, train_on};
+use ember_train::{Error, Experiment, OutputOptions, TrainConfig, train_on};
 
 #[test]
 fn groups_name_their_experiments_and_unknown_ones_are_listed() {
@@ -122,5 +123,8 @@ fn train_accuracy_is_measured_in_evaluation_mode_and_only_when_asked() {
     )
     .unwrap()
     .train;
-    assert_eq!(evaluate(&Cpu, &model, &train).unwrap(), train_accuracy);
+    assert_eq!(
+        evaluate(&mut model, &train, &[784], &Cpu).unwrap(),
+        train_accuracy
+    );
 }

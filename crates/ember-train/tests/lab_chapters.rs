@@ -5,12 +5,11 @@
 mod common;
 
 use ember_autodiff::Var;
-use ember_nn::Module;
+use ember_cpu::Cpu;
 use ember_nn::state_dict::{load_module, load_safetensors};
-use ember_tensor::{Cpu, Tensor};
-use ember_train::{
-    Error, Experiment, InitScheme, OutputOptions, Resume, TrainConfig, evaluate, train_on,
-};
+use ember_nn::{Module, evaluate};
+use ember_tensor::Tensor;
+use ember_train::{Error, Experiment, InitScheme, OutputOptions, Resume, TrainConfig, train_on};
 
 const QUIET: OutputOptions = OutputOptions {
     quiet: true,
@@ -219,7 +218,10 @@ fn a_resumed_deep_dropout_run_draws_the_masks_of_an_uninterrupted_one() {
     .unwrap()
     .test;
     model.set_training(false);
-    assert_eq!(evaluate(&Cpu, &model, &test).unwrap(), full.test_accuracy);
+    assert_eq!(
+        evaluate(&mut model, &test, &[784], &Cpu).unwrap(),
+        full.test_accuracy
+    );
     model.set_training(true);
     let x = Var::constant(Tensor::ones([4, 784], &Cpu).unwrap());
     let first = model.forward(&x).unwrap().value().to_vec().unwrap();

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
 use ember_nn::Module;
 use ember_nn::state_dict::{load_module, load_safetensors, save_module};
-use ember_tensor::{Cpu, Tensor};
+use ember_tensor::Tensor;
 use ember_train::{Experiment, InitScheme};
 use serde_json::Value;
 

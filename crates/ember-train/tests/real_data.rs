@@ -2,7 +2,7 @@
 
 mod common;
 
-use ember_tensor::Cpu;
+use ember_cpu::Cpu;
 use ember_train::{OutputOptions, TrainConfig, train_on};
 
 #[test]

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ember_cpu::Cpu;
 use ember_nn::StateTensor;
 use ember_nn::state_dict::{StoredData, load_safetensors, save_safetensors};
-use ember_tensor::{Cpu, Tensor};
+use ember_tensor::Tensor;
 use ember_train::{Error, Experiment, OutputOptions, Resume, TrainConfig, train_on};
 
 const QUIET: OutputOptions = OutputOptions {

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use ember_tensor::Cpu;
+use ember_cpu::Cpu;
 use ember_train::{Error, OutputOptions, Resume, Summary, TrainConfig, train_on};
 
 const QUIET: OutputOptions = OutputOptions {

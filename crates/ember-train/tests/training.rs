@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use ember_tensor::Cpu;
+use ember_cpu::Cpu;
 use ember_train::{Error, OutputOptions, Resume, TrainConfig, train_on};
 
 const QUIET: OutputOptions = OutputOptions {

@@ -685,7 +685,7 @@ fn optimizer_params(update: &OptimizerUpdate, len: usize) -> OptimizerParams {
     params
 }
 
-/// The GPU backend. Results agree with [`ember_tensor::Cpu`] within each op's documented
+/// The GPU backend. Results agree with `ember-cpu`'s `Cpu` within each op's documented
 /// tolerance (see `docs/CONFORMANCE.md`), with one difference: a label or index that is not a
 /// class in `0..cols` gives NaN for its row (softmax-cross-entropy, its backward, gather) instead
 /// of an error, since checking would need a read-back.

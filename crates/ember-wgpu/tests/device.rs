@@ -2,8 +2,9 @@
 //! suite in the workspace's `tests/`): buffer reuse, limits, batching, in-place updates, empty
 //! tensors, errors. Each test skips (or fails with `EMBER_REQUIRE_GPU=1`) without an adapter.
 
+use ember_cpu::Cpu;
 use ember_tensor::ops::{MatmulDims, OptimizerUpdate, ReduceOp, UnaryOp};
-use ember_tensor::{Backend, Cpu, Shape, Tensor};
+use ember_tensor::{Backend, Shape, Tensor};
 use ember_wgpu::{MatmulKernel, Wgpu, WgpuOptions, test_device};
 
 fn values(len: usize, seed: u32) -> Vec<f32> {

@@ -35,11 +35,13 @@ impl<B: Backend> Var<B> {
 /// them (`S`), `grads` the gradients of the input and the weight (each only if wanted) from
 /// the output gradient. Backward saves the input and the weight; the bias's gradient is the
 /// output gradient summed over `N`, `H` and `W`.
-pub(crate) fn record_convolution<B: Backend, S: 'static>(
+pub(crate) fn record_convolution<B: Backend, S: Send + Sync + 'static>(
     op: &'static str,
     (x, weight, bias): (&Var<B>, &Var<B>, Option<&Var<B>>),
     forward: impl FnOnce(&Tensor<B>, &Tensor<B>, Option<&Tensor<B>>) -> TensorResult<(Tensor<B>, S)>,
     grads: impl Fn(&Tensor<B>, &Tensor<B>, &Tensor<B>, &S, Conv2dGradients) -> TensorResult<Grads<B>>
+    + Send
+    + Sync
     + 'static,
 ) -> Result<Var<B>> {
     let (x_value, w) = (x.value(), weight.value());

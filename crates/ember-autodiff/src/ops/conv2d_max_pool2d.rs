@@ -23,7 +23,8 @@ impl<B: Backend> Var<B> {
     /// ```
     /// use ember_autodiff::Var;
     /// use ember_tensor::ops::WindowOptions;
-    /// use ember_tensor::{Cpu, Tensor};
+    /// use ember_cpu::Cpu;
+    /// use ember_tensor::Tensor;
     ///
     /// let x = Var::constant(Tensor::ones([1, 1, 4, 4], &Cpu)?);
     /// let w = Var::parameter(Tensor::ones([2, 1, 3, 3], &Cpu)?);

@@ -1,23 +1,24 @@
 //! Helpers shared by the integration tests of `ember-tensor`.
 #![allow(dead_code)]
 
-use ember_tensor::{Cpu, Tensor};
+use ember_cpu::Cpu;
+use ember_tensor::Tensor;
 
 /// A CPU tensor from literal data.
 #[track_caller]
-pub fn t(data: &[f32], shape: &[usize]) -> Tensor {
+pub fn t(data: &[f32], shape: &[usize]) -> Tensor<Cpu> {
     Tensor::from_slice(data, shape, &Cpu).expect("test tensor")
 }
 
 /// A scalar (rank-0) CPU tensor.
 #[track_caller]
-pub fn scalar(value: f32) -> Tensor {
+pub fn scalar(value: f32) -> Tensor<Cpu> {
     Tensor::scalar(value, &Cpu).expect("scalar tensor")
 }
 
 /// The tensor's values on the host.
 #[track_caller]
-pub fn vals(x: &Tensor) -> Vec<f32> {
+pub fn vals(x: &Tensor<Cpu>) -> Vec<f32> {
     x.to_vec().expect("download")
 }
 
@@ -48,7 +49,7 @@ pub fn assert_close(got: &[f32], expected: &[f64], tol: f64) {
 
 /// Asserts the tensor has `dims` and values close to `expected`.
 #[track_caller]
-pub fn assert_tensor(x: &Tensor, dims: &[usize], expected: &[f64], tol: f64) {
+pub fn assert_tensor(x: &Tensor<Cpu>, dims: &[usize], expected: &[f64], tol: f64) {
     assert_eq!(x.dims(), dims, "shape");
     assert_close(&vals(x), expected, tol);
 }

@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ember_autodiff::Var;
+use ember_cpu::Cpu;
+use ember_cpu::gemm::{Engine, Kernel, MatRef, fma_peak_gflops, gemm_with};
 use ember_data::{
     DataLoader, Dataset, DatasetKind, IMAGE_BYTES, InMemoryDataset, Split, find_local, load_limited,
 };
 use ember_nn::{CrossEntropyLoss, Module};
 use ember_optim::{AnyOptimizer, Optimizer};
-use ember_tensor::gemm::{Engine, Kernel, MatRef, fma_peak_gflops, gemm_with};
 use ember_tensor::rand::Rng;
-use ember_tensor::{Backend, Cpu, Tensor, seeded_rng};
+use ember_tensor::{Backend, Tensor, seeded_rng};
 use ember_train::{Experiment, InitScheme};
 
 const SAMPLES: usize = 60_000;
@@ -32,7 +33,7 @@ enum Parts {
 
 fn main() -> ExitCode {
     ember_train::allocator::keep_freed_memory();
-    if let Err(e) = ember_tensor::check_environment() {
+    if let Err(e) = ember_cpu::check_environment() {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -75,9 +76,12 @@ fn main() -> ExitCode {
     let result = match device.as_str() {
         "cpu" => run(&Cpu, samples.unwrap_or(SAMPLES), parts),
         // A software adapter runs at ~1 GFLOP/s: measure 20 steps instead of 600 by default.
+        #[cfg(feature = "wgpu")]
         "wgpu" => ember_train::gpu_backend()
             .map_err(|e| e.into())
             .and_then(|gpu| run(&gpu, samples.unwrap_or(2_000), parts)),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => Err(crate_has_no_gpu().into()),
         other => Err(format!("unknown device `{other}`; choose cpu or wgpu").into()),
     };
     match result {
@@ -789,13 +793,13 @@ fn pytorch_cnn_epoch() -> ((f64, f64), String) {
     }
 }
 
-/// One epoch of the lab's CNN, its time split by kind of op ([`ember_tensor::profile`]).
+/// One epoch of the lab's CNN, its time split by kind of op ([`ember_cpu::profile`]).
 fn cnn_epoch<B: Backend>(
     backend: &B,
     (data, source): &(InMemoryDataset, String),
     samples: usize,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    use ember_tensor::profile::{self, Category};
+    use ember_cpu::profile::{self, Category};
     let steps = samples / BATCH;
     profile::reset();
     profile::enable(true);
@@ -806,7 +810,7 @@ fn cnn_epoch<B: Backend>(
     let mut out = format!(
         "\n## The lab's CNN\n\nOne epoch of `cnn` (conv 1→32, ReLU, max-pool, conv 32→64, ReLU, \
          max-pool, Linear 3136→10; Adam) on {source}, {steps} steps of {BATCH}, measured once (no \
-         warm-up epoch), with the time of every op counted by kind (`ember_tensor::profile`).\n\n\
+         warm-up epoch), with the time of every op counted by kind (`ember_cpu::profile`).\n\n\
          | epoch (s) | step (ms) | samples/s | forward (s) | backward (s) | optimizer (s) | first cost |\n\
          |---|---|---|---|---|---|---|\n\
          | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} | {:.2} | {:.4} |\n\n\
@@ -846,4 +850,10 @@ fn cnn_epoch<B: Backend>(
         ));
     }
     Ok(out)
+}
+
+/// Why `--device wgpu` fails in a build without the `wgpu` feature.
+#[cfg(not(feature = "wgpu"))]
+fn crate_has_no_gpu() -> String {
+    ember_train::NO_GPU_BACKEND.to_string()
 }

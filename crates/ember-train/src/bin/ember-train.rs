@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     ember_train::allocator::keep_freed_memory();
-    if let Err(e) = ember_tensor::check_environment() {
+    if let Err(e) = ember_cpu::check_environment() {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
