@@ -417,3 +417,53 @@ fn sequential_fuses_a_convolution_with_the_max_pooling_after_it() {
     let message = block.forward(&wrong).unwrap_err().to_string();
     assert!(message.contains("[N, 1, H, W]"), "{message}");
 }
+
+/// A CPU-only model of a user's own, with a raw parameter, a buffer and a dropout:
+/// `module_fields!` names them PyTorch's way (its own first) and passes modes on.
+struct Scaled {
+    body: Sequential<Cpu>,
+    drop: ember_nn::Dropout,
+    scale: Var<Cpu>,
+    seen: ember_nn::Buffer<Cpu>,
+}
+
+impl Module<Cpu> for Scaled {
+    fn forward(&self, x: &Var<Cpu>) -> ember_nn::Result<Var<Cpu>> {
+        Ok(self
+            .drop
+            .forward(&self.body.forward(x)?)?
+            .mul(&self.scale)?)
+    }
+    ember_nn::module_fields!(Cpu => body, drop; parameters: scale; buffers: seen);
+}
+
+#[test]
+fn module_fields_takes_the_backend_type_and_raw_parameter_and_buffer_fields() {
+    let mut model = Scaled {
+        body: Sequential::new().append(Linear::new(3, 2, &mut seeded_rng(0), &Cpu).unwrap()),
+        drop: ember_nn::Dropout::new(0.5).unwrap(),
+        scale: Var::parameter(Tensor::ones([2], &Cpu).unwrap()),
+        seen: ember_nn::Buffer::new(ember_nn::I64Tensor::scalar(7)),
+    };
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["scale", "body.0.weight", "body.0.bias"]);
+    let buffers: Vec<String> = model.named_buffers().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(buffers, ["seen"]);
+    assert_eq!(model.state_dict().len(), 4);
+    assert_eq!(model.training_mode(), Some(true));
+    model.set_training(false);
+    assert_eq!(model.training_mode(), Some(false));
+    let x = Var::constant(Tensor::ones([4, 3], &Cpu).unwrap());
+    // Evaluation mode: the dropout is the identity, so two passes agree.
+    let once = model.forward(&x).unwrap().value().to_vec().unwrap();
+    assert_eq!(model.forward(&x).unwrap().value().to_vec().unwrap(), once);
+    let mut streams = Vec::new();
+    model.visit_random_streams("", &mut |name, _| streams.push(name.to_string()));
+    assert_eq!(streams, ["drop"]);
+    // Layers without a mode report none.
+    assert_eq!(Module::<Cpu>::training_mode(&ReLU), None);
+}

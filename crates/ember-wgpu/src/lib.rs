@@ -33,6 +33,7 @@
 //! Results agree with the CPU reference within the tolerances in `docs/CONFORMANCE.md`.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod adapter;
 mod backend;

@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests of `ember-tensor`.
+//! Helpers shared by the integration tests of `ember-cpu` (the Tensor API on the CPU).
 #![allow(dead_code)]
 
 use ember_cpu::Cpu;
