@@ -1,4 +1,4 @@
-//! `cargo xtask test-aarch64`: cross-builds the workspace for aarch64 and runs `ember-tensor`'s
+//! `cargo xtask test-aarch64`: cross-builds the workspace for aarch64 and runs `ember-cpu`'s
 //! tests (the NEON GEMM kernel among them) under qemu, so ARM code is tested on an x86 machine.
 //!
 //! Needs the Rust target (`rustup target add aarch64-unknown-linux-gnu`), a cross linker
@@ -46,9 +46,9 @@ pub fn run() -> Result<(), String> {
         cmd
     };
     // Every crate of the workspace, binaries and libraries (tests are built only for
-    // ember-tensor, below: running the others under qemu adds minutes and no ARM-specific code).
+    // ember-cpu, below: running the others under qemu adds minutes and no ARM-specific code).
     run_command(cross(&["build", "--workspace"]))?;
-    run_command(cross(&["test", "-p", "ember-tensor"]))
+    run_command(cross(&["test", "-p", "ember-cpu"]))
 }
 
 /// Whether rustup lists the target as installed (`true` without rustup: the toolchain may have

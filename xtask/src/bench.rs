@@ -107,7 +107,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         _ => return Err("usage: cargo xtask bench [--device cpu|wgpu]".into()),
     };
     if device == "cpu" {
-        for (package, bench) in [("ember-tensor", "matmul"), ("ember-data", "loading")] {
+        for (package, bench) in [("ember-cpu", "matmul"), ("ember-data", "loading")] {
             let mut cmd = cargo();
             cmd.args(["bench", "-p", package, "--bench", bench]);
             run_command(cmd)?;

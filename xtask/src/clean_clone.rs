@@ -1,9 +1,11 @@
 //! `cargo xtask clean-clone`: what a new user gets. Clones the committed `HEAD` into a fresh
 //! temporary directory with nothing beside it (so `../shared` does not exist there), then runs
-//! the test suite and the seed examples there (`cargo xtask test`) and packages every
+//! the test suite, the seed examples and the feature builds there (`cargo xtask test`), a
+//! program outside the workspace on the facade (`cargo xtask outside`), and packages every
 //! publishable crate (`cargo xtask package`: `cargo package --workspace`, each crate built
 //! against its packaged neighbours). The clone shares this build's target directory, so only
-//! the workspace's own crates are rebuilt.
+//! the workspace's own crates are rebuilt. It tests what is committed: uncommitted changes are
+//! named, and left out.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,6 +25,7 @@ pub fn run() -> Result<(), String> {
 }
 
 fn clone_and_check(parent: &Path) -> Result<(), String> {
+    warn_if_uncommitted();
     std::fs::create_dir_all(parent)
         .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     let clone = parent.join("ember");
@@ -35,7 +38,11 @@ fn clone_and_check(parent: &Path) -> Result<(), String> {
     }
     let target_dir = target_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let steps: [&[&str]; 2] = [&["xtask", "test"], &["xtask", "package"]];
+    let steps: [&[&str]; 3] = [
+        &["xtask", "test"],
+        &["xtask", "outside"],
+        &["xtask", "package"],
+    ];
     for args in steps {
         let started = Instant::now();
         let mut command = Command::new(&cargo);
@@ -51,4 +58,21 @@ fn clone_and_check(parent: &Path) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Says so when the work tree differs from `HEAD`: the clone tests `HEAD` only.
+fn warn_if_uncommitted() {
+    let mut status = Command::new("git");
+    status
+        .current_dir(root())
+        .args(["status", "--porcelain", "--untracked-files=no"]);
+    if let Ok(out) = status.output()
+        && !out.stdout.is_empty()
+    {
+        eprintln!(
+            "xtask: note: the work tree has uncommitted changes; the clean clone tests HEAD \
+             without them (`cargo xtask test` tests the work tree):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

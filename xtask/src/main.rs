@@ -1,12 +1,16 @@
 //! `cargo xtask <command>`: the project's automation, in Rust rather than shell snippets.
 //!
-//! - `ci`: format check, clippy with `-D warnings`, the vendored fixtures against
-//!   `../shared` (`fixtures`), the whole test suite and the seed examples (`test`), and the
-//!   documentation with `-D warnings` (`doc`);
-//! - `clean-clone`: clones `HEAD` into an empty temporary directory and runs `test` and
-//!   `cargo package --workspace` there (`.ci/run` calls it after `ci`);
-//! - `test`: `cargo test --workspace`, then the seed's examples on 300 samples (`examples`);
-//! - `fixtures`, `examples`, `doc`, `package`: one step of the above each;
+//! - `ci`: `lint` in this work tree, then `clean-clone`: the test suite runs once, in a clone of
+//!   `HEAD` with nothing beside it;
+//! - `lint`: format check, clippy with `-D warnings`, the vendored fixtures against
+//!   `../shared` (`fixtures`) and the documentation with `-D warnings` (`doc`);
+//! - `clean-clone`: clones `HEAD` into an empty temporary directory and runs `test`,
+//!   `outside` and `package` there;
+//! - `test`: `cargo test --workspace`, the seed's examples on 300 samples (`examples`), and the
+//!   builds without default features (`features`);
+//! - `outside`: a program outside the workspace, depending on `ember-dl` by path, trains a
+//!   model on another thread;
+//! - `fixtures`, `examples`, `features`, `doc`, `package`: one step of the above each;
 //! - `train [ARGS]`: builds the trainer in release mode and runs it with `ARGS`;
 //! - `compare [ARGS]`: trains several experiments and draws them on shared charts;
 //!   `compare optimizers [ARGS]`: the optimizer race (the seed's `mlp` with ten optimizers, a
@@ -14,7 +18,7 @@
 //!   optimizers' paths on the Rosenbrock function over its contours;
 //! - `download [--dataset mnist|fashion-mnist] [--dir DIR]`: fetches and verifies a data set;
 //! - `bench`: runs the benchmarks and writes `docs/BENCHMARKS.md`;
-//! - `test-aarch64`: cross-builds the workspace for aarch64 and runs `ember-tensor`'s tests
+//! - `test-aarch64`: cross-builds the workspace for aarch64 and runs `ember-cpu`'s tests
 //!   under qemu;
 //! - `conformance`: runs the GPU-vs-CPU conformance suite and writes `docs/CONFORMANCE.md`.
 
@@ -26,9 +30,12 @@ mod bench;
 mod clean_clone;
 mod conformance;
 mod examples;
+mod features;
 mod fixtures;
+mod outside;
 
-const USAGE: &str = "usage: cargo xtask <ci | clean-clone | test | fixtures | examples | doc | package [ARGS] \
+const USAGE: &str = "usage: cargo xtask <ci | lint | clean-clone | test | outside | fixtures | examples | features \
+                     | doc | package [ARGS] \
                      | train [ARGS] | compare [ARGS] | download [ARGS] | bench | test-aarch64 | conformance>";
 
 fn main() -> ExitCode {
@@ -39,10 +46,13 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "ci" => ci(),
+        "lint" => lint(),
         "clean-clone" => clean_clone::run(),
         "test" => test(),
+        "outside" => outside::run(),
         "fixtures" => fixtures::check(),
         "examples" => examples::run(),
+        "features" => features::check(),
         "doc" => doc(),
         "package" => package(rest),
         "train" => trainer(rest),
@@ -158,7 +168,14 @@ pub fn run_command(mut cmd: Command) -> Result<(), String> {
     }
 }
 
+/// What CI runs: the checks of this work tree, then the test suite once, in a clean clone.
 fn ci() -> Result<(), String> {
+    lint()?;
+    clean_clone::run()
+}
+
+/// Format, lints, fixtures and documentation of this work tree (no tests).
+fn lint() -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run_command(fmt)?;
@@ -173,16 +190,17 @@ fn ci() -> Result<(), String> {
     ]);
     run_command(clippy)?;
     fixtures::check()?;
-    test()?;
     doc()
 }
 
-/// The whole test suite (which also builds every example), then the seed's examples.
+/// The whole test suite (which also builds every example), the seed's examples, and the builds
+/// without default features.
 fn test() -> Result<(), String> {
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     run_command(test)?;
-    examples::run()
+    examples::run()?;
+    features::check()
 }
 
 /// The API documentation of the workspace's crates, every rustdoc warning an error.
