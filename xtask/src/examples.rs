@@ -8,7 +8,8 @@
 //! ```
 //!
 //! and the same lines as the trainer (`ember-train EXPERIMENT --train-limit 300`): the examples
-//! use the trainer's seed, initialisation and batch order, so every digit agrees.
+//! use the trainer's seed, initialisation and batch order, so every digit agrees. Then
+//! `custom_op`, whose op of its own must pass its gradient check and train.
 //!
 //! `cargo test --workspace` builds every example and the trainer; this runs those binaries as
 //! built (nothing is rebuilt), so it comes after the tests (`cargo xtask test`).
@@ -54,7 +55,33 @@ pub fn run() -> Result<(), String> {
         Ok(())
     });
     let _ = std::fs::remove_dir_all(&runs);
-    result
+    result?;
+    custom_op(&built)
+}
+
+/// Runs `custom_op`, whose SiLU must pass its gradient check and train: its first line names
+/// the check, and the test accuracy after three epochs beats chance.
+fn custom_op(built: &Path) -> Result<(), String> {
+    let mut example = binary(&built.join("examples").join("custom_op"))?;
+    example.args(["--train-limit", TRAIN_LIMIT]);
+    let out = output_of(example)?;
+    let lines: Vec<&str> = out.lines().collect();
+    let checked = lines
+        .first()
+        .is_some_and(|l| l.starts_with("gradcheck silu: 20 elements"));
+    let accuracy = lines
+        .last()
+        .and_then(|l| l.rsplit_once("test accuracy "))
+        .and_then(|(_, a)| a.parse::<f64>().ok());
+    match (checked, accuracy) {
+        (true, Some(a)) if lines.len() == 4 && a > 0.3 => {
+            eprintln!("xtask: example `custom_op` passed its gradient check and trained ({a})");
+            Ok(())
+        }
+        _ => Err(format!(
+            "example `custom_op`: expected its gradient check and three epochs beating chance:\n{out}"
+        )),
+    }
 }
 
 /// A command for a binary that `cargo test --workspace` built, run in the workspace root.

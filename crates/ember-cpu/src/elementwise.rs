@@ -1,5 +1,8 @@
 //! Element-wise ops: unary functions, their backward step, scalar ops and broadcasting binary
 //! ops. The loops over contiguous data are compiled per instruction set ([`multiversion!`]).
+//! Equal shapes, scalars, rows and per-channel values (`[1, C, 1]` with `[N, C, S]`) run in
+//! one pass each; other broadcasts go through ndarray. Long passes are split over the two
+//! threads, each element computed alone, so the split changes no bit.
 
 use ndarray::{ArcArray1, ArrayViewD, IxDyn, Zip};
 

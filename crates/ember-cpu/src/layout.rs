@@ -1,7 +1,8 @@
 //! Layout primitives of the CPU backend: strided copy, unfold (im2col), fold (col2im) and
 //! scatter. Unfold splits its rows between the two threads and copies each row as runs of an
 //! input line; fold splits the channels, each summed by one thread in the reference's order,
-//! so results are the same bits on one thread or two.
+//! so results are the same bits on one thread or two. A strided copy splits its outermost
+//! dimension; short runs are copied inline by `copy_floats`, not through `memcpy`.
 
 use std::mem::MaybeUninit;
 

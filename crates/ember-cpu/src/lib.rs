@@ -21,9 +21,9 @@
 //! ```
 //!
 //! **In the stack:** a peer of `ember-wgpu`: both implement `ember-tensor`'s
-//! [`Backend`](ember_tensor::Backend) trait, and every crate above runs on either. All of
-//! Ember's `unsafe` code (SIMD intrinsics, the GEMM's packed buffers, the helper thread's
-//! hand-off) lives in this crate.
+//! [`Backend`](ember_tensor::Backend) trait, and every crate above runs on either. The
+//! kernels' `unsafe` code (SIMD intrinsics, the GEMM's packed buffers, the helper thread's
+//! hand-off) lives in this crate; the core and the layers above forbid it.
 //!
 //! One file per op family, the same family names as `ember-wgpu`'s shaders: `elementwise.rs`,
 //! `matmul.rs`, `reduce.rs`, `rows.rs` (log-softmax, softmax-cross-entropy, argmax, gather),

@@ -1,6 +1,7 @@
 //! Matrix products through [`crate::gemm`] (an AVX-512 kernel on two threads where the CPU has
 //! it, `matrixmultiply` elsewhere; see `docs/BENCHMARKS.md`). Transposed operands are strided
-//! views: nothing is copied before the kernel packs its blocks.
+//! views: nothing is copied before the kernel packs its blocks. Outputs start on a cache line
+//! and are not zeroed first.
 
 use std::mem::MaybeUninit;
 

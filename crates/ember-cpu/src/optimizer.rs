@@ -1,5 +1,7 @@
 //! Fused optimizer updates: one pass over a parameter, its gradient and its state, with the
-//! variant's constants hoisted out of a loop the compiler can vectorise.
+//! variant's constants hoisted out of a loop the compiler can vectorise. Each step's element
+//! function is the one `ember_tensor::ops` defines for every backend; large parameters are
+//! split across the two threads.
 
 use super::CpuStorage;
 use super::simd::multiversion;

@@ -1,4 +1,6 @@
-//! Reductions along one axis.
+//! Reductions along one axis. Sums over an outer axis accumulate whole rows, in ndarray's
+//! order, without temporaries; long sums over the innermost axis (bias gradients) use both
+//! threads, each output summed by one of them in a fixed order.
 
 use ndarray::{ArcArray1, ArrayView1, Axis};
 
